@@ -1,0 +1,339 @@
+//! The command-line interface: clap types only. Parsing ends here; the
+//! commands in `cmd/` turn these values into work.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ingest::presets::{Field, PRESETS};
+use crate::timeutil;
+
+const AFTER_HELP: &str = "\
+Examples:
+  evmon ingest examples/data/                 read every export in a directory
+  evmon sessions --since 7d --station CP001   last week's sessions of one station
+  evmon sessions --format json | jq .energy_wh
+
+Data goes to stdout; summaries, warnings and progress go to stderr.
+Exit codes: 0 ok, 1 error, 2 usage, 3 findings at or above --fail-on.";
+
+/// Batch analytics for EV charger logs.
+///
+/// evmon ingests charger session exports (CSV, JSON) into an embedded
+/// Parquet store, lists what it holds, and reports on it. It reads and
+/// writes only the store directory given by --data; no server is needed.
+#[derive(Debug, Parser)]
+#[command(name = "evmon", version, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Store directory [env: EVMON_DATA]
+    ///
+    /// The embedded store: Parquet files partitioned by table and month,
+    /// plus a manifest. Created by the first ingest.
+    #[arg(
+        long,
+        env = "EVMON_DATA",
+        default_value = "./evmon-data",
+        value_name = "DIR",
+        global = true,
+        hide_env = true
+    )]
+    pub data: PathBuf,
+
+    /// Print no summaries or notes on stderr (errors still print)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// When to draw progress bars on stderr
+    ///
+    /// auto draws them only when stderr is a terminal.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "WHEN", global = true)]
+    pub progress: ProgressArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read session exports into the store
+    #[command(after_help = INGEST_HELP)]
+    Ingest(IngestArgs),
+    /// List sessions in the store
+    #[command(
+        after_help = "Examples:\n  evmon sessions --since 7d\n  evmon sessions --since 2026-10-01 --until 2026-11-01 --station CP001 -o october.csv\n  evmon sessions --id-tag 04A1B2C3D4 --format json"
+    )]
+    Sessions(SessionsArgs),
+    /// List input rows that could not be read, with the reason
+    #[command(
+        after_help = "Examples:\n  evmon rejects\n  evmon rejects --file paloalto.csv --format csv"
+    )]
+    Rejects(RejectsArgs),
+    /// List station metadata (given with --stations or read from exports)
+    Stations(StationsArgs),
+}
+
+const INGEST_HELP: &str = "\
+Presets (detected from the CSV header, or forced with --preset):
+  acn          Caltech ACN-Data sessions (JSON download or CSV of its fields)
+  palo-alto    City of Palo Alto ChargePoint export (2011-2020)
+  boulder      City of Boulder open data (ArcGIS field names)
+  dundee       Dundee City Council charge point usage (2021 onward)
+  dundee-2017  Dundee Charge Your Car export (2017-2018)
+  pkc          Perth & Kinross Council EV charge-station use (2016-2019)
+  norway       Residential apartment charging, Trondheim (Sorensen et al. 2021)
+  steve        SteVe transactions export
+  generic      evmon's own names: station_id, start, stop, energy_kwh, ...
+
+Fields for --map: session_id station_id connector_id id_tag start start_date
+  start_time start_zone stop stop_date stop_time stop_zone timezone duration
+  charging_duration charging_end energy_kwh energy_wh meter_start_wh
+  meter_stop_wh max_power_kw stop_reason site
+
+Examples:
+  evmon ingest examples/data/
+  evmon ingest 'exports/*.csv' --stations stations.toml
+  evmon ingest sites.csv --map station_id='Charger' --map start='Plug in' --map energy_kwh='kWh' --tz Europe/Berlin
+  cat export.csv | evmon ingest -";
+
+/// Output options shared by commands that print data.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format: auto, table, csv or json (JSON Lines)
+    ///
+    /// auto: the -o file's extension (.csv, .json, .jsonl) if it has one,
+    /// else a table on a terminal and CSV when piped.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Auto, value_name = "FORMAT")]
+    pub format: OutputFormat,
+
+    /// Write data to FILE instead of stdout (- is stdout)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Show at most N rows in a table (0 = all); CSV and JSON are never cut
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_rows: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Auto,
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    Auto,
+    On,
+    Off,
+}
+
+/// A time window and station filter.
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    /// Only from this time: 7d, 12h, 30m, 2w back from now, or a date/datetime (UTC unless it has an offset)
+    #[arg(long, value_parser = parse_instant, value_name = "WHEN")]
+    pub since: Option<DateTime<Utc>>,
+
+    /// Only before this time (same forms as --since)
+    #[arg(long, value_parser = parse_instant, value_name = "WHEN")]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Only these stations (repeat, or separate with commas)
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub station: Vec<String>,
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    timeutil::parse_instant(s, timeutil::now(), None).map_err(|e| e.to_string())
+}
+
+fn parse_zone(s: &str) -> Result<Tz, String> {
+    timeutil::parse_zone(s).map_err(|e| e.to_string())
+}
+
+fn parse_map(s: &str) -> Result<(Field, String), String> {
+    let (field, column) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not FIELD=COLUMN (e.g. start='Plug in time')"))?;
+    if column.trim().is_empty() {
+        return Err(format!("'{s}' names no column"));
+    }
+    Ok((field.parse::<Field>()?, column.to_string()))
+}
+
+fn parse_preset(s: &str) -> Result<String, String> {
+    PRESETS
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(s))
+        .map(|p| p.name.to_string())
+        .ok_or_else(|| {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+            format!("unknown preset '{s}'; presets are: {}", names.join(", "))
+        })
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories, glob patterns, or - for stdin
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Input format (auto: from the file name and content)
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto, value_name = "FORMAT")]
+    pub format: InputFormat,
+
+    /// Read CSV files as this export instead of detecting it from the header
+    #[arg(long, value_parser = parse_preset, value_name = "NAME")]
+    pub preset: Option<String>,
+
+    /// Map an evmon field to a column: --map start='Plug in time' (repeatable)
+    ///
+    /// Applied on top of the detected preset; with a header no preset knows,
+    /// the mapped columns are all evmon reads. Fields are listed below.
+    #[arg(long = "map", value_parser = parse_map, value_name = "FIELD=COLUMN")]
+    pub maps: Vec<(Field, String)>,
+
+    /// Time zone of timestamps without an offset, e.g. Europe/London [env: EVMON_TZ]
+    ///
+    /// Used before station metadata zones and before a preset's own zone;
+    /// a zone column in the data (ACN's timezone) is used first.
+    #[arg(long, env = "EVMON_TZ", value_parser = parse_zone, value_name = "ZONE", hide_env = true)]
+    pub tz: Option<Tz>,
+
+    /// How to read slash dates such as 03/04/2024 (default: the preset's)
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub date_order: Option<DateOrderArg>,
+
+    /// A local time that happens twice (DST fall-back) without a zone column to decide
+    #[arg(long, value_enum, default_value_t = AmbiguousArg::Earliest, value_name = "CHOICE")]
+    pub dst_ambiguous: AmbiguousArg,
+
+    /// A local time that never happens (DST spring-forward gap)
+    #[arg(long, value_enum, default_value_t = GapArg::Shift, value_name = "CHOICE")]
+    pub dst_gap: GapArg,
+
+    /// Station metadata (CSV or TOML): station_id, site, timezone, rated_power_kw, connectors
+    #[arg(long, value_name = "FILE")]
+    pub stations: Option<PathBuf>,
+
+    /// Exit 1 and store nothing if any row is rejected
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Read files again even if their content was ingested before
+    #[arg(long)]
+    pub force: bool,
+
+    /// Seconds to wait for another ingest to release the store
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    Auto,
+    Csv,
+    Json,
+    OcppJsonl,
+    OcppLog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DateOrderArg {
+    Dmy,
+    Mdy,
+    Ymd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AmbiguousArg {
+    /// The first occurrence (summer time)
+    Earliest,
+    /// The second occurrence (standard time)
+    Latest,
+    /// Reject the row
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GapArg {
+    /// Move the time forward by the length of the gap
+    Shift,
+    /// Reject the row
+    Reject,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    /// Only sessions of these id tags (repeat, or separate with commas)
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    pub id_tag: Vec<String>,
+
+    /// At most N sessions (the earliest first)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectsArgs {
+    /// Only rejects from source files whose name contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    pub file: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StationsArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_preset_and_field() {
+        for p in PRESETS {
+            assert!(INGEST_HELP.contains(p.name), "{}", p.name);
+        }
+        for f in Field::ALL {
+            assert!(INGEST_HELP.contains(f.name()), "{}", f.name());
+        }
+    }
+
+    #[test]
+    fn map_values() {
+        assert_eq!(
+            parse_map("start=Plug in").unwrap(),
+            (Field::Start, "Plug in".into())
+        );
+        assert!(parse_map("start").is_err());
+        assert!(parse_map("bogus=x").unwrap_err().contains("station_id"));
+        assert!(parse_map("start=").is_err());
+    }
+}

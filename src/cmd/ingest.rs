@@ -1,0 +1,264 @@
+//! `evmon ingest`: read files into the store under the writer lock, then
+//! merge all new rows in one atomic commit and summarise on stderr.
+
+use std::collections::{HashMap, HashSet};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use chrono_tz::Tz;
+use polars::prelude::*;
+
+use crate::cli::{
+    AmbiguousArg, DateOrderArg, GapArg, GlobalArgs, IngestArgs, InputFormat, ProgressArg,
+};
+use crate::ingest::{self, presets, stations, Batch, SessionOptions};
+use crate::output::progress;
+use crate::schema::{col, Table};
+use crate::store::{SourceRecord, Store};
+use crate::timeutil::{self, Ambiguous, DateOrder, DstPolicy, Gap};
+use crate::{exit, UsageError};
+
+pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.paths.is_empty() && args.stations.is_none() {
+        return Err(UsageError(
+            "nothing to ingest: give files, directories or globs (or - for stdin), or --stations FILE".into(),
+        )
+        .into());
+    }
+    let inputs = ingest::discover(&args.paths)?;
+    let station_meta = match &args.stations {
+        Some(path) => stations::load(path)?,
+        None => Vec::new(),
+    };
+    let store = Store::open_or_create(&global.data)?;
+
+    let mut txn = store.begin_write(Duration::from_secs(args.lock_timeout), &mut |holder| {
+        note(
+            global,
+            &format!("waiting for the store lock held by {holder}"),
+        )
+    })?;
+
+    let mut opts = SessionOptions {
+        preset: args.preset.as_deref().and_then(presets::preset),
+        maps: args.maps.clone(),
+        tz: args.tz,
+        date_order: args.date_order.map(|o| match o {
+            DateOrderArg::Dmy => DateOrder::Dmy,
+            DateOrderArg::Mdy => DateOrder::Mdy,
+            DateOrderArg::Ymd => DateOrder::Ymd,
+        }),
+        dst: DstPolicy {
+            ambiguous: match args.dst_ambiguous {
+                AmbiguousArg::Earliest => Ambiguous::Earliest,
+                AmbiguousArg::Latest => Ambiguous::Latest,
+                AmbiguousArg::Reject => Ambiguous::Reject,
+            },
+            gap: match args.dst_gap {
+                GapArg::Shift => Gap::Shift,
+                GapArg::Reject => Gap::Reject,
+            },
+        },
+        station_zones: HashMap::new(),
+    };
+    opts.station_zones = station_zones(&store, &station_meta)?;
+    let format = match args.format {
+        InputFormat::Auto => ingest::Format::Auto,
+        InputFormat::Csv => ingest::Format::Csv,
+        InputFormat::Json => ingest::Format::Json,
+        InputFormat::OcppJsonl => ingest::Format::OcppJsonl,
+        InputFormat::OcppLog => ingest::Format::OcppLog,
+    };
+
+    let mut batch = Batch::default();
+    batch.stations.extend(station_meta.iter().cloned());
+    let mut totals = Totals::default();
+    let mut failed = 0usize;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut records = Vec::new();
+
+    let sizes: Vec<u64> = inputs.iter().map(ingest::Input::size).collect();
+    let bar = progress::bytes_bar(
+        progress_mode(global.progress),
+        global.quiet,
+        sizes.iter().sum(),
+        "ingest",
+    );
+    let mut done = 0u64;
+    for (input, size) in inputs.iter().zip(&sizes) {
+        let (hash, bytes) = input.fingerprint()?;
+        if (!args.force && txn.manifest().sources.contains_key(&hash)) || !seen.insert(hash.clone())
+        {
+            totals.skipped += 1;
+            done += size;
+            bar.set_position(done);
+            continue;
+        }
+        let start = done;
+        let result = ingest::read_input(input, format, &opts, &mut batch, &mut |pos| {
+            bar.set_position(start + pos)
+        });
+        done += size;
+        bar.set_position(done);
+        match result {
+            Ok(report) => {
+                for n in &report.notes {
+                    bar.suspend(|| note(global, n));
+                }
+                totals.files += 1;
+                totals.rows += report.rows_read;
+                totals.sessions += report.sessions;
+                totals.rejected += report.rejected;
+                records.push((
+                    hash,
+                    SourceRecord {
+                        path: input.name.to_string(),
+                        bytes,
+                        format: report.format,
+                        rows_read: report.rows_read,
+                        rejected: report.rejected,
+                        ingested_at: timeutil::format_utc(Utc::now()),
+                    },
+                ));
+            }
+            Err(e) => {
+                // One unreadable file does not stop the others; it is not
+                // recorded, so the next run tries it again.
+                bar.suspend(|| eprintln!("evmon: {e}"));
+                failed += 1;
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    if args.strict && totals.rejected > 0 {
+        show_first_rejects(&batch);
+        anyhow::bail!(
+            "{} rows rejected and --strict is set: nothing was stored",
+            totals.rejected
+        );
+    }
+
+    let now = Utc::now();
+    let mut added = HashMap::new();
+    for table in Table::ALL {
+        let df = batch.frame(table, now);
+        let stats = txn
+            .merge(table, df)
+            .with_context(|| format!("cannot store the {} table", table.name()))?;
+        added.insert(table, stats);
+    }
+    for (hash, record) in records {
+        txn.record_source(hash, record);
+    }
+    txn.commit().context("cannot commit the ingest")?;
+
+    if !global.quiet {
+        let sessions = &added[&Table::Sessions];
+        let mut summary = format!("read {}", ingest::count(totals.files, "file"));
+        if totals.skipped > 0 {
+            summary += &format!(
+                " ({} skipped: already ingested; --force reads them again)",
+                totals.skipped
+            );
+        }
+        summary += &format!(
+            ": {} rows, {} sessions ({} new, {} already stored), {} rejected",
+            totals.rows,
+            totals.sessions,
+            sessions.added(),
+            sessions.offered - sessions.added(),
+            totals.rejected
+        );
+        if totals.rejected > 0 {
+            summary += " (see `evmon rejects`)";
+        }
+        let st = &added[&Table::Stations];
+        if !station_meta.is_empty() {
+            summary += &format!("; {} stations in metadata", station_meta.len());
+        } else if st.added() > 0 {
+            summary += &format!("; {} stations seen", st.added());
+        }
+        note(global, &summary);
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{} could not be read (see above); the others were stored",
+            ingest::count(failed as u64, "file")
+        );
+    }
+    Ok(ExitCode::from(exit::OK))
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    files: u64,
+    skipped: u64,
+    rows: u64,
+    sessions: u64,
+    rejected: u64,
+}
+
+fn note(global: &GlobalArgs, message: &str) {
+    super::note(global, message)
+}
+
+fn progress_mode(p: ProgressArg) -> progress::Mode {
+    match p {
+        ProgressArg::Auto => progress::Mode::Auto,
+        ProgressArg::On => progress::Mode::On,
+        ProgressArg::Off => progress::Mode::Off,
+    }
+}
+
+/// Station zones known to the store, overridden by the metadata being
+/// imported now.
+fn station_zones(
+    store: &Store,
+    new: &[ingest::batch::StationRow],
+) -> anyhow::Result<HashMap<String, Tz>> {
+    let mut zones = HashMap::new();
+    let snapshot = store.snapshot()?;
+    let df = snapshot
+        .scan(Table::Stations, &Default::default())?
+        .filter(col(col::TIMEZONE).is_not_null())
+        .select([col(col::STATION_ID), col(col::TIMEZONE), col(col::ORIGIN)])
+        // Inferred zones first, so metadata overrides them below.
+        .sort([col::ORIGIN], SortMultipleOptions::default())
+        .collect()
+        .map_err(anyhow::Error::from)
+        .map_err(|e| e.context("cannot read station metadata"))?;
+    let ids = df.column(col::STATION_ID)?.str()?.clone();
+    let tzs = df.column(col::TIMEZONE)?.str()?.clone();
+    for (id, tz) in ids.iter().zip(tzs.iter()) {
+        if let (Some(id), Some(Ok(tz))) = (id, tz.map(timeutil::parse_zone)) {
+            zones.insert(id.to_string(), tz);
+        }
+    }
+    for s in new {
+        if let Some(tz) = s
+            .timezone
+            .as_deref()
+            .and_then(|t| timeutil::parse_zone(t).ok())
+        {
+            zones.insert(s.station_id.clone(), tz);
+        }
+    }
+    Ok(zones)
+}
+
+fn show_first_rejects(batch: &Batch) {
+    for r in batch.rejects.iter().take(10) {
+        let field = r
+            .field
+            .as_deref()
+            .map(|f| format!(" `{f}`"))
+            .unwrap_or_default();
+        eprintln!("evmon: {}:{}:{field} {}", r.source_file, r.line, r.reason);
+    }
+    if batch.rejects.len() > 10 {
+        eprintln!("evmon: ... and {} more", batch.rejects.len() - 10);
+    }
+}

@@ -1,0 +1,68 @@
+//! One file per subcommand. Each reads its inputs, calls the domain
+//! modules, and writes the result: no domain logic lives here.
+
+pub mod ingest;
+pub mod rejects;
+pub mod sessions;
+pub mod stations;
+
+use std::io::Write;
+
+use anyhow::Context;
+use polars::prelude::*;
+
+use crate::cli::{GlobalArgs, OutputArgs, OutputFormat};
+use crate::output::{self, TableStyle};
+
+/// Print a note on stderr unless `--quiet`.
+pub(crate) fn note(global: &GlobalArgs, message: &str) {
+    if !global.quiet {
+        eprintln!("evmon: {message}");
+    }
+}
+
+/// Write `df` as the output options ask.
+pub(crate) fn write_output(
+    df: &DataFrame,
+    args: &OutputArgs,
+    table_view: impl FnOnce(&DataFrame) -> PolarsResult<DataFrame>,
+    mut style: TableStyle,
+) -> anyhow::Result<()> {
+    let requested = match args.format {
+        OutputFormat::Auto => None,
+        OutputFormat::Table => Some(output::Format::Table),
+        OutputFormat::Csv => Some(output::Format::Csv),
+        OutputFormat::Json => Some(output::Format::Json),
+    };
+    let format = output::resolve_format(requested, args.output.as_deref());
+    let mut out = output::open_output(args.output.as_ref())
+        .with_context(|| format!("cannot write {}", display_output(args)))?;
+    let written = if format == output::Format::Table {
+        style.max_rows = args.max_rows;
+        let view = anyhow::Context::context(table_view(df), "cannot lay out the table")?;
+        output::write_frame(&mut out, &view, format, &style)
+    } else {
+        output::write_frame(&mut out, df, format, &style)
+    };
+    written
+        .and_then(|_| out.flush())
+        .with_context(|| format!("cannot write {}", display_output(args)))?;
+    Ok(())
+}
+
+fn display_output(args: &OutputArgs) -> String {
+    args.output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string())
+}
+
+/// A literal UTC instant comparable with the store's time columns.
+pub(crate) fn lit_time(t: chrono::DateTime<chrono::Utc>) -> Expr {
+    lit(t.timestamp_micros()).cast(crate::schema::utc_datetime())
+}
+
+/// `column` is one of `values`.
+pub(crate) fn is_one_of(column: &str, values: &[String]) -> Expr {
+    let series = Series::new("values".into(), values);
+    col(column).is_in(lit(series).implode(false), false)
+}

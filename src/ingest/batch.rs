@@ -1,0 +1,286 @@
+//! Rows produced by the readers, gathered per table and turned into
+//! DataFrames in the declared schemas.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+
+use crate::schema::{col, Table};
+
+/// One session in canonical form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub session_uid: String,
+    pub transaction_id: Option<String>,
+    pub station_id: String,
+    pub connector_id: Option<i32>,
+    pub id_tag: Option<String>,
+    pub start: DateTime<Utc>,
+    pub stop: Option<DateTime<Utc>>,
+    pub charging_end: Option<DateTime<Utc>>,
+    pub meter_start_wh: Option<f64>,
+    pub meter_stop_wh: Option<f64>,
+    pub energy_wh: Option<f64>,
+    pub max_power_w: Option<f64>,
+    pub stop_reason: Option<String>,
+    pub source: &'static str,
+    pub source_file: Arc<str>,
+    pub source_line: Option<u64>,
+}
+
+/// One sampled value (long format).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterValueRow {
+    pub session_uid: Option<String>,
+    pub station_id: String,
+    pub connector_id: Option<i32>,
+    pub ts: DateTime<Utc>,
+    pub measurand: String,
+    pub phase: Option<String>,
+    pub context: Option<String>,
+    pub value: f64,
+    pub unit: String,
+    pub source_file: Arc<str>,
+}
+
+/// One event (status change, authorization, boot, ...).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventRow {
+    pub station_id: String,
+    pub connector_id: Option<i32>,
+    pub ts: Option<DateTime<Utc>>,
+    pub kind: String,
+    pub status: Option<String>,
+    pub error_code: Option<String>,
+    pub id_tag: Option<String>,
+    pub auth_status: Option<String>,
+    pub info: Option<String>,
+    pub source_file: Option<Arc<str>>,
+}
+
+/// Station metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationRow {
+    pub station_id: String,
+    pub site: Option<String>,
+    pub timezone: Option<String>,
+    pub rated_power_kw: Option<f64>,
+    pub connectors: Option<i32>,
+    /// `metadata` (given by the user) or `inferred` (read from an export).
+    pub origin: &'static str,
+    pub source_file: Arc<str>,
+}
+
+pub const ORIGIN_METADATA: &str = "metadata";
+pub const ORIGIN_INFERRED: &str = "inferred";
+
+/// Input that could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectRow {
+    pub source_file: Arc<str>,
+    pub line: u64,
+    pub field: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// Everything read in one ingest run, before it is merged into the store.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub sessions: Vec<SessionRow>,
+    pub meter_values: Vec<MeterValueRow>,
+    pub events: Vec<EventRow>,
+    pub stations: Vec<StationRow>,
+    pub rejects: Vec<RejectRow>,
+}
+
+fn micros(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn dt_column(name: &str, values: impl Iterator<Item = Option<i64>>) -> Column {
+    Int64Chunked::from_iter_options(name.into(), values)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+fn str_column<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> Column {
+    StringChunked::from_iter_options(name.into(), values).into_column()
+}
+
+fn f64_column(name: &str, values: impl Iterator<Item = Option<f64>>) -> Column {
+    Float64Chunked::from_iter_options(name.into(), values).into_column()
+}
+
+fn i32_column(name: &str, values: impl Iterator<Item = Option<i32>>) -> Column {
+    Int32Chunked::from_iter_options(name.into(), values).into_column()
+}
+
+fn u64_column(name: &str, values: impl Iterator<Item = Option<u64>>) -> Column {
+    UInt64Chunked::from_iter_options(name.into(), values).into_column()
+}
+
+fn frame(height: usize, columns: Vec<Column>) -> DataFrame {
+    DataFrame::new(height, columns).expect("batch columns have equal length")
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+            && self.meter_values.is_empty()
+            && self.events.is_empty()
+            && self.stations.is_empty()
+            && self.rejects.is_empty()
+    }
+
+    /// Rows of `table` as a DataFrame in its declared schema.
+    /// `now` stamps tables that record when a row was ingested.
+    pub fn frame(&self, table: Table, now: DateTime<Utc>) -> DataFrame {
+        use col::*;
+        match table {
+            Table::Sessions => {
+                let r = &self.sessions;
+                frame(
+                    r.len(),
+                    vec![
+                        str_column(SESSION_UID, r.iter().map(|s| Some(s.session_uid.as_str()))),
+                        str_column(
+                            TRANSACTION_ID,
+                            r.iter().map(|s| s.transaction_id.as_deref()),
+                        ),
+                        str_column(STATION_ID, r.iter().map(|s| Some(s.station_id.as_str()))),
+                        i32_column(CONNECTOR_ID, r.iter().map(|s| s.connector_id)),
+                        str_column(ID_TAG, r.iter().map(|s| s.id_tag.as_deref())),
+                        dt_column(START, r.iter().map(|s| Some(micros(&s.start)))),
+                        dt_column(STOP, r.iter().map(|s| s.stop.as_ref().map(micros))),
+                        dt_column(
+                            CHARGING_END,
+                            r.iter().map(|s| s.charging_end.as_ref().map(micros)),
+                        ),
+                        f64_column(METER_START_WH, r.iter().map(|s| s.meter_start_wh)),
+                        f64_column(METER_STOP_WH, r.iter().map(|s| s.meter_stop_wh)),
+                        f64_column(ENERGY_WH, r.iter().map(|s| s.energy_wh)),
+                        f64_column(MAX_POWER_W, r.iter().map(|s| s.max_power_w)),
+                        str_column(STOP_REASON, r.iter().map(|s| s.stop_reason.as_deref())),
+                        str_column(SOURCE, r.iter().map(|s| Some(s.source))),
+                        str_column(SOURCE_FILE, r.iter().map(|s| Some(&*s.source_file))),
+                        u64_column(SOURCE_LINE, r.iter().map(|s| s.source_line)),
+                    ],
+                )
+            }
+            Table::MeterValues => {
+                let r = &self.meter_values;
+                frame(
+                    r.len(),
+                    vec![
+                        str_column(SESSION_UID, r.iter().map(|m| m.session_uid.as_deref())),
+                        str_column(STATION_ID, r.iter().map(|m| Some(m.station_id.as_str()))),
+                        i32_column(CONNECTOR_ID, r.iter().map(|m| m.connector_id)),
+                        dt_column(TS, r.iter().map(|m| Some(micros(&m.ts)))),
+                        str_column(MEASURAND, r.iter().map(|m| Some(m.measurand.as_str()))),
+                        str_column(PHASE, r.iter().map(|m| m.phase.as_deref())),
+                        str_column(CONTEXT, r.iter().map(|m| m.context.as_deref())),
+                        f64_column(VALUE, r.iter().map(|m| Some(m.value))),
+                        str_column(UNIT, r.iter().map(|m| Some(m.unit.as_str()))),
+                        str_column(SOURCE_FILE, r.iter().map(|m| Some(&*m.source_file))),
+                    ],
+                )
+            }
+            Table::Events => {
+                let r = &self.events;
+                frame(
+                    r.len(),
+                    vec![
+                        str_column(STATION_ID, r.iter().map(|e| Some(e.station_id.as_str()))),
+                        i32_column(CONNECTOR_ID, r.iter().map(|e| e.connector_id)),
+                        dt_column(TS, r.iter().map(|e| e.ts.as_ref().map(micros))),
+                        str_column(KIND, r.iter().map(|e| Some(e.kind.as_str()))),
+                        str_column(STATUS, r.iter().map(|e| e.status.as_deref())),
+                        str_column(ERROR_CODE, r.iter().map(|e| e.error_code.as_deref())),
+                        str_column(ID_TAG, r.iter().map(|e| e.id_tag.as_deref())),
+                        str_column(AUTH_STATUS, r.iter().map(|e| e.auth_status.as_deref())),
+                        str_column(INFO, r.iter().map(|e| e.info.as_deref())),
+                        str_column(SOURCE_FILE, r.iter().map(|e| e.source_file.as_deref())),
+                    ],
+                )
+            }
+            Table::Stations => {
+                let r = &self.stations;
+                frame(
+                    r.len(),
+                    vec![
+                        str_column(STATION_ID, r.iter().map(|s| Some(s.station_id.as_str()))),
+                        str_column(SITE, r.iter().map(|s| s.site.as_deref())),
+                        str_column(TIMEZONE, r.iter().map(|s| s.timezone.as_deref())),
+                        f64_column(RATED_POWER_KW, r.iter().map(|s| s.rated_power_kw)),
+                        i32_column(CONNECTORS, r.iter().map(|s| s.connectors)),
+                        str_column(ORIGIN, r.iter().map(|s| Some(s.origin))),
+                        str_column(SOURCE_FILE, r.iter().map(|s| Some(&*s.source_file))),
+                        // Only metadata imports are dated: the latest one wins.
+                        dt_column(
+                            INGESTED_AT,
+                            r.iter()
+                                .map(|s| (s.origin == ORIGIN_METADATA).then(|| micros(&now))),
+                        ),
+                    ],
+                )
+            }
+            Table::Rejects => {
+                let r = &self.rejects;
+                frame(
+                    r.len(),
+                    vec![
+                        str_column(SOURCE_FILE, r.iter().map(|x| Some(&*x.source_file))),
+                        u64_column(LINE, r.iter().map(|x| Some(x.line))),
+                        str_column(FIELD, r.iter().map(|x| x.field.as_deref())),
+                        str_column(REASON, r.iter().map(|x| Some(x.reason.as_str()))),
+                        str_column(RAW, r.iter().map(|x| Some(x.raw.as_str()))),
+                        dt_column(INGESTED_AT, r.iter().map(|_| Some(micros(&now)))),
+                    ],
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_the_declared_schema() {
+        let now = Utc::now();
+        let src: Arc<str> = Arc::from("f.csv");
+        let mut batch = Batch::default();
+        batch.sessions.push(SessionRow {
+            session_uid: "csv:A/1/2026-10-01T08:00:00Z".into(),
+            transaction_id: None,
+            station_id: "A".into(),
+            connector_id: Some(1),
+            id_tag: None,
+            start: now,
+            stop: None,
+            charging_end: None,
+            meter_start_wh: None,
+            meter_stop_wh: None,
+            energy_wh: Some(1.0),
+            max_power_w: None,
+            stop_reason: None,
+            source: "csv",
+            source_file: src.clone(),
+            source_line: Some(2),
+        });
+        batch.rejects.push(RejectRow {
+            source_file: src,
+            line: 3,
+            field: None,
+            reason: "x".into(),
+            raw: "y".into(),
+        });
+        for table in Table::ALL {
+            let df = batch.frame(table, now);
+            assert_eq!(df.schema().as_ref(), &table.schema(), "{}", table.name());
+        }
+    }
+}

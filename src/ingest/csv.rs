@@ -1,0 +1,288 @@
+//! CSV session exports: delimiter sniffing, BOM and Latin-1 tolerance, and
+//! row-by-row mapping with every bad row kept as a reject.
+
+use std::borrow::Cow;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+use csv::ByteRecord;
+
+use super::batch::{Batch, RejectRow};
+use super::sessions::{Fields, SessionMapper, SessionOptions};
+use super::{FileReport, IngestError};
+
+/// A CSV line longer than this is refused (it is not a session export).
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The delimiter of a CSV file, sniffed from its first line: the most
+/// frequent of `,` `;` tab `|` outside quotes (`,` on a tie).
+pub fn sniff_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let mut counts = [0usize; 4];
+    let candidates = [b',', b';', b'\t', b'|'];
+    let mut quoted = false;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            if let Some(i) = candidates.iter().position(|&c| c == b) {
+                counts[i] += 1;
+            }
+        }
+    }
+    let best = (0..4)
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        candidates[best]
+    }
+}
+
+/// Decode a field: UTF-8 when valid, else Windows-1252 (a superset of
+/// Latin-1), which is what spreadsheet exports without a BOM usually are.
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
+    }
+}
+
+struct Record<'a>(&'a ByteRecord);
+
+impl Fields for Record<'_> {
+    fn field(&self, index: usize) -> Option<Cow<'_, str>> {
+        self.0.get(index).map(decode)
+    }
+}
+
+/// The record as text again, for the rejects table.
+fn raw_text(record: &ByteRecord, delimiter: u8) -> String {
+    let d = delimiter as char;
+    let mut out = String::new();
+    for (i, f) in record.iter().enumerate() {
+        if i > 0 {
+            out.push(d);
+        }
+        let f = decode(f);
+        if f.contains(d) || f.contains('"') || f.contains('\n') {
+            out.push('"');
+            out.push_str(&f.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&f);
+        }
+    }
+    out
+}
+
+/// Read a CSV session export into `batch`.
+pub fn read_csv(
+    input: impl Read,
+    file: &Arc<str>,
+    opts: &SessionOptions,
+    batch: &mut Batch,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileReport, IngestError> {
+    let io = |source| IngestError::Io {
+        path: file.to_string(),
+        source,
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let head = reader.fill_buf().map_err(io)?;
+    let mut skip = 0;
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        skip = 3;
+    }
+    let delimiter = sniff_delimiter(&head[skip..]);
+    reader.consume(skip);
+
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(reader);
+    let mut record = ByteRecord::new();
+    let mut report = FileReport::new("csv");
+    let has_header = csv
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_err(file, e))?;
+    if !has_header {
+        report
+            .notes
+            .push(format!("{file} is empty: nothing to ingest"));
+        return Ok(report);
+    }
+    let header: Vec<String> = record
+        .iter()
+        .map(|f| decode(f).trim().to_string())
+        .collect();
+    let mut mapper = SessionMapper::new(file, &header, opts)?;
+    report.format = format!("csv/{}", mapper.preset.name);
+
+    let mut latin1_rows = 0u64;
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                // A broken record (bad quoting): keep it as a reject and go on.
+                let line = e.position().map_or(0, |p| p.line());
+                report.rows_read += 1;
+                push_reject(
+                    batch,
+                    &mut report,
+                    file,
+                    line,
+                    None,
+                    format!("unreadable CSV record: {e}"),
+                    String::new(),
+                );
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(csv_err(file, e));
+                }
+                continue;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if let Some(pos) = record.position() {
+            progress(pos.byte());
+        }
+        if record.len() == 1
+            && record
+                .get(0)
+                .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
+        {
+            continue; // a blank line
+        }
+        report.rows_read += 1;
+        if record.as_slice().len() > MAX_RECORD_BYTES {
+            push_reject(
+                batch,
+                &mut report,
+                file,
+                line,
+                None,
+                format!("record is longer than {MAX_RECORD_BYTES} bytes"),
+                String::from_utf8_lossy(&record.as_slice()[..256]).into_owned(),
+            );
+            continue;
+        }
+        if record.len() != header.len() {
+            push_reject(batch, &mut report, file, line, None,
+                format!("row has {} fields, the header has {} (an unquoted delimiter, or a truncated line?)", record.len(), header.len()),
+                raw_text(&record, delimiter));
+            continue;
+        }
+        if std::str::from_utf8(record.as_slice()).is_err() {
+            latin1_rows += 1;
+        }
+        match mapper.map(&Record(&record), file, line) {
+            Ok(session) => {
+                batch.sessions.push(session);
+                report.sessions += 1;
+            }
+            Err(e) => push_reject(
+                batch,
+                &mut report,
+                file,
+                line,
+                e.column,
+                e.reason,
+                raw_text(&record, delimiter),
+            ),
+        }
+    }
+    if latin1_rows > 0 {
+        report.notes.push(format!(
+            "{file}: {latin1_rows} rows were not UTF-8 and were read as Latin-1 (Windows-1252)"
+        ));
+    }
+    report.add_mapper_notes(file, &mapper, opts);
+    batch.stations.extend(mapper.inferred_stations(file));
+    Ok(report)
+}
+
+fn csv_err(file: &Arc<str>, e: csv::Error) -> IngestError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => IngestError::Io {
+            path: file.to_string(),
+            source,
+        },
+        other => IngestError::Io {
+            path: file.to_string(),
+            source: std::io::Error::other(format!("{other:?}")),
+        },
+    }
+}
+
+pub(crate) fn push_reject(
+    batch: &mut Batch,
+    report: &mut FileReport,
+    file: &Arc<str>,
+    line: u64,
+    field: Option<String>,
+    reason: String,
+    raw: String,
+) {
+    report.rejected += 1;
+    batch.rejects.push(RejectRow {
+        source_file: file.clone(),
+        line,
+        field,
+        reason,
+        raw,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter(b"a,b,c\n1,2,3"), b',');
+        assert_eq!(sniff_delimiter(b"a;b;c\n1;2,5;3"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
+        assert_eq!(sniff_delimiter(b"\"a,x\";b;c"), b';');
+        assert_eq!(sniff_delimiter(b"single"), b',');
+    }
+
+    #[test]
+    fn latin1_fields_decode() {
+        assert_eq!(decode(b"caf\xe9"), "café");
+        assert_eq!(decode("café".as_bytes()), "café");
+    }
+
+    #[test]
+    fn rows_in_equal_sessions_plus_rejects() {
+        let data = "\u{feff}station_id,start,stop,energy_kwh\n\
+                    CP1,2026-10-01T08:00:00Z,2026-10-01T09:00:00Z,10\n\
+                    CP1,2026-10-01T10:00:00Z,,x\n\
+                    CP1,2026-10-01T11:00:00Z\n\
+                    \n\
+                    CP2,2026-10-01T12:00:00Z,2026-10-01T13:00:00Z,\"7,5\"\n";
+        let mut batch = Batch::default();
+        let file: Arc<str> = Arc::from("t.csv");
+        let report = read_csv(
+            data.as_bytes(),
+            &file,
+            &SessionOptions::default(),
+            &mut batch,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.rows_read, 4);
+        assert_eq!(report.sessions, 2);
+        assert_eq!(report.rejected, 2);
+        assert_eq!(batch.rejects[0].line, 3);
+        assert_eq!(batch.rejects[0].field.as_deref(), Some("energy_kwh"));
+        assert_eq!(batch.rejects[1].line, 4);
+        assert_eq!(batch.sessions[1].energy_wh, Some(7500.0));
+    }
+}

@@ -1,0 +1,450 @@
+//! Reading input files into canonical rows: finding the files, telling
+//! their format apart, and dispatching to the right reader.
+//!
+//! Readers never abort a batch for a bad row: each one becomes a reject
+//! with its file, line, column and reason. Only problems with a whole file
+//! (missing, unreadable, a header no preset or `--map` explains) are errors.
+
+pub mod acn;
+pub mod batch;
+pub mod csv;
+pub mod presets;
+pub mod sessions;
+pub mod stations;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+pub use batch::Batch;
+pub use sessions::SessionOptions;
+
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+    #[error("{pattern}: the pattern matches no file")]
+    NoMatch { pattern: String },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: the CSV header matches no known export (columns: {columns}); pass --preset NAME (see `evmon ingest --help`) or map columns with --map station_id=COLUMN --map start=COLUMN ...")]
+    UnknownHeader { path: String, columns: String },
+    #[error("{path}: the header lacks the {missing} column(s) of preset {preset} (columns: {columns}); check --preset or add --map")]
+    PresetMismatch {
+        path: String,
+        preset: &'static str,
+        missing: String,
+        columns: String,
+    },
+    #[error(
+        "{path}: --map {field}={column}: the header has no column '{column}' (columns: {columns})"
+    )]
+    MapColumn {
+        path: String,
+        field: &'static str,
+        column: String,
+        columns: String,
+    },
+    #[error(
+        "{path}: no column gives {field} (columns: {columns}); map one with --map {field}=COLUMN"
+    )]
+    MissingField {
+        path: String,
+        field: &'static str,
+        columns: String,
+    },
+    #[error("{path}:{line}: not valid JSON ({message}); fix the file or export it again")]
+    BadJson {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: {what} is not supported by this version of evmon; {hint}")]
+    Unsupported {
+        path: String,
+        what: &'static str,
+        hint: &'static str,
+    },
+    #[error("{path}: cannot tell what kind of file this is ({detail}); pass --format")]
+    UnknownFormat { path: String, detail: String },
+    #[error("{path}:{line}: {message}")]
+    Stations {
+        path: String,
+        line: u64,
+        message: String,
+    },
+}
+
+/// Input formats evmon reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Decide from the file name and its first bytes.
+    #[default]
+    Auto,
+    /// A session export in CSV (any delimiter).
+    Csv,
+    /// Sessions as JSON (ACN-Data download, an array, or JSON Lines).
+    Json,
+    /// OCPP frames as JSON Lines envelopes.
+    OcppJsonl,
+    /// OCPP frames in raw log lines.
+    OcppLog,
+}
+
+/// What came of one input file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileReport {
+    /// `csv/palo-alto`, `json/acn`, ...
+    pub format: String,
+    pub rows_read: u64,
+    pub sessions: u64,
+    pub rejected: u64,
+    /// Things the user should know (assumed zones, DST decisions, ...).
+    pub notes: Vec<String>,
+}
+
+impl FileReport {
+    pub fn new(format: &str) -> FileReport {
+        FileReport {
+            format: format.to_string(),
+            ..FileReport::default()
+        }
+    }
+
+    pub(crate) fn add_mapper_notes(
+        &mut self,
+        file: &str,
+        m: &sessions::SessionMapper,
+        opts: &SessionOptions,
+    ) {
+        let s = &m.stats;
+        if s.zone_default_used > 0 {
+            self.notes.push(format!(
+                "{file}: naive times read in {} (the {} preset's zone); pass --tz to override",
+                m.preset.zone.unwrap_or("?"),
+                m.preset.name
+            ));
+        }
+        if s.dst_by_abbreviation > 0 {
+            self.notes.push(format!(
+                "{file}: {} in a DST fall-back hour, placed by the zone column",
+                count(s.dst_by_abbreviation, "time")
+            ));
+        }
+        if s.dst_by_policy > 0 {
+            let which = match opts.dst.ambiguous {
+                crate::timeutil::Ambiguous::Latest => "later",
+                _ => "earlier",
+            };
+            self.notes.push(format!(
+                "{file}: {} in a DST fall-back hour, read as the {which} of the two (--dst-ambiguous)",
+                count(s.dst_by_policy, "time")
+            ));
+        }
+        if s.dst_gap_shifted > 0 {
+            self.notes.push(format!(
+                "{file}: {} in a DST spring-forward gap, moved forward by the gap (--dst-gap)",
+                count(s.dst_gap_shifted, "time")
+            ));
+        }
+        if s.utc_by_abbreviation > 0 {
+            self.notes.push(format!(
+                "{file}: {} marked UTC/GMT in the zone column, read as UTC",
+                count(s.utc_by_abbreviation, "time")
+            ));
+        }
+        if s.sentinel_durations > 0 {
+            self.notes.push(format!(
+                "{file}: {} of 838:59:59 (a sentinel for unknown) ignored",
+                count(s.sentinel_durations, "duration")
+            ));
+        }
+        if s.open_sessions > 0 {
+            self.notes.push(format!(
+                "{file}: {} without an end time kept open (stop empty)",
+                count(s.open_sessions, "session")
+            ));
+        }
+    }
+}
+
+/// `1 time`, `3 times`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// One input: a file, or data read from stdin.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// How the input is named in messages and in the store.
+    pub name: Arc<str>,
+    data: InputData,
+}
+
+#[derive(Debug, Clone)]
+enum InputData {
+    File(PathBuf),
+    Memory(Arc<Vec<u8>>),
+    /// Standard input, read whole on first use.
+    Stdin(Arc<std::sync::OnceLock<Vec<u8>>>),
+}
+
+impl Input {
+    pub fn file(path: PathBuf) -> Input {
+        Input {
+            name: Arc::from(path.to_string_lossy().as_ref()),
+            data: InputData::File(path),
+        }
+    }
+
+    pub fn memory(name: &str, bytes: Vec<u8>) -> Input {
+        Input {
+            name: Arc::from(name),
+            data: InputData::Memory(Arc::new(bytes)),
+        }
+    }
+
+    fn io(&self) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
+        move |source| IngestError::Io {
+            path: self.name.to_string(),
+            source,
+        }
+    }
+
+    /// Content hash (blake3, hex) and size, read in one streaming pass.
+    pub fn fingerprint(&self) -> Result<(String, u64), IngestError> {
+        let mut hasher = blake3::Hasher::new();
+        let size = match &self.data {
+            InputData::File(p) => {
+                let mut f = File::open(p).map_err(self.io())?;
+                let mut buf = vec![0u8; 1 << 20];
+                let mut size = 0u64;
+                loop {
+                    let n = f.read(&mut buf).map_err(self.io())?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    size += n as u64;
+                }
+                size
+            }
+            InputData::Memory(_) | InputData::Stdin(_) => {
+                let b = self.bytes()?.unwrap_or_default();
+                hasher.update(b);
+                b.len() as u64
+            }
+        };
+        Ok((hasher.finalize().to_hex().to_string(), size))
+    }
+
+    /// Size in bytes, for progress (0 if not known yet).
+    pub fn size(&self) -> u64 {
+        match &self.data {
+            InputData::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            InputData::Memory(b) => b.len() as u64,
+            InputData::Stdin(cell) => cell.get().map_or(0, |b| b.len() as u64),
+        }
+    }
+
+    /// The whole content of an in-memory input (stdin is read now), or
+    /// `None` for a file, which is streamed instead.
+    fn bytes(&self) -> Result<Option<&[u8]>, IngestError> {
+        match &self.data {
+            InputData::Memory(b) => Ok(Some(b)),
+            InputData::Stdin(cell) => {
+                if cell.get().is_none() {
+                    let mut bytes = Vec::new();
+                    std::io::stdin()
+                        .read_to_end(&mut bytes)
+                        .map_err(self.io())?;
+                    let _ = cell.set(bytes);
+                }
+                Ok(cell.get().map(Vec::as_slice))
+            }
+            InputData::File(_) => Ok(None),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Read + Send + '_>, IngestError> {
+        Ok(match &self.data {
+            InputData::File(p) => Box::new(File::open(p).map_err(self.io())?),
+            InputData::Memory(_) | InputData::Stdin(_) => {
+                Box::new(self.bytes()?.unwrap_or_default())
+            }
+        })
+    }
+
+    fn head(&self, n: usize) -> Result<Vec<u8>, IngestError> {
+        let mut buf = Vec::with_capacity(n);
+        self.open()?
+            .take(n as u64)
+            .read_to_end(&mut buf)
+            .map_err(self.io())?;
+        Ok(buf)
+    }
+
+    fn path(&self) -> Option<&Path> {
+        match &self.data {
+            InputData::File(p) => Some(p),
+            InputData::Memory(_) | InputData::Stdin(_) => None,
+        }
+    }
+}
+
+/// Expand command-line inputs: files, directories (all files below, in
+/// name order, hidden ones skipped), glob patterns, and `-` for stdin.
+pub fn discover(inputs: &[String]) -> Result<Vec<Input>, IngestError> {
+    let mut out = Vec::new();
+    for arg in inputs {
+        if arg == "-" {
+            // Read later, when the input is processed (under the store lock).
+            out.push(Input {
+                name: Arc::from("<stdin>"),
+                data: InputData::Stdin(Arc::new(std::sync::OnceLock::new())),
+            });
+            continue;
+        }
+        let path = PathBuf::from(arg);
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(&path, &mut files).map_err(|source| IngestError::Io {
+                path: arg.clone(),
+                source,
+            })?;
+            files.sort();
+            out.extend(files.into_iter().map(Input::file));
+        } else if path.exists() {
+            out.push(Input::file(path));
+        } else if arg.contains(['*', '?', '[']) {
+            let paths = glob::glob(arg).map_err(|e| IngestError::Io {
+                path: arg.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let mut files: Vec<PathBuf> = paths
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            if files.is_empty() {
+                return Err(IngestError::NoMatch {
+                    pattern: arg.clone(),
+                });
+            }
+            files.sort();
+            out.extend(files.into_iter().map(Input::file));
+        } else {
+            return Err(IngestError::NotFound { path: arg.clone() });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Decide an input's format from its name and first bytes.
+pub fn detect_format(input: &Input) -> Result<Format, IngestError> {
+    let ext = input
+        .path()
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let head = input.head(8192)?;
+    let text = String::from_utf8_lossy(&head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    let looks_ocpp = text.contains("\"msg\"") || text.starts_with("[2,") || text.starts_with("[3,");
+    Ok(match ext.as_str() {
+        "csv" | "tsv" | "txt" if !text.starts_with('{') => Format::Csv,
+        "log" => Format::OcppLog,
+        "jsonl" | "ndjson" | "json" if looks_ocpp => Format::OcppJsonl,
+        "json" | "jsonl" | "ndjson" => Format::Json,
+        _ if text.starts_with('{') || text.starts_with('[') => {
+            if looks_ocpp {
+                Format::OcppJsonl
+            } else {
+                Format::Json
+            }
+        }
+        _ if head.is_empty() => Format::Csv,
+        _ if head.iter().take(512).filter(|b| **b == 0).count() > 0 && !is_utf16(&head) => {
+            return Err(IngestError::UnknownFormat {
+                path: input.name.to_string(),
+                detail: "it looks binary".into(),
+            })
+        }
+        _ => Format::Csv,
+    })
+}
+
+fn is_utf16(head: &[u8]) -> bool {
+    head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF")
+}
+
+/// Read one input into `batch`. `progress` receives bytes read so far.
+pub fn read_input(
+    input: &Input,
+    format: Format,
+    opts: &SessionOptions,
+    batch: &mut Batch,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileReport, IngestError> {
+    // UTF-16 files (some Windows tools) are transcoded to UTF-8 first.
+    let head = input.head(4)?;
+    if is_utf16(&head) {
+        let mut bytes = Vec::new();
+        input.open()?.read_to_end(&mut bytes).map_err(input.io())?;
+        let (text, _, _) = encoding_rs::UTF_16LE.decode(&bytes);
+        let mut utf8 = Vec::with_capacity(text.len());
+        utf8.write_all(text.as_bytes()).map_err(input.io())?;
+        let decoded = Input {
+            name: input.name.clone(),
+            data: InputData::Memory(Arc::new(utf8)),
+        };
+        let mut report = read_input(&decoded, format, opts, batch, progress)?;
+        report.notes.push(format!("{}: read as UTF-16", input.name));
+        return Ok(report);
+    }
+    let format = match format {
+        Format::Auto => detect_format(input)?,
+        f => f,
+    };
+    match format {
+        Format::Csv | Format::Auto => {
+            csv::read_csv(input.open()?, &input.name, opts, batch, progress)
+        }
+        Format::Json => {
+            let mut bytes = Vec::new();
+            input.open()?.read_to_end(&mut bytes).map_err(input.io())?;
+            let text = String::from_utf8_lossy(&bytes);
+            acn::read_json(&text, &input.name, opts, batch)
+        }
+        Format::OcppJsonl | Format::OcppLog => Err(IngestError::Unsupported {
+            path: input.name.to_string(),
+            what: "OCPP message dumps",
+            hint: "OCPP ingest is being built; for now ingest CSV or JSON session exports",
+        }),
+    }
+}

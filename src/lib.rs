@@ -1,0 +1,41 @@
+//! evmon: batch analytics for EV charger logs.
+//!
+//! The library holds everything; the `evmon` binary only parses arguments
+//! and maps errors to exit codes. Domain modules (`ingest`, `store`,
+//! `schema`, `timeutil`) know nothing of the command line; `cmd` holds one
+//! orchestrating file per subcommand.
+
+pub mod cli;
+pub mod cmd;
+pub mod ingest;
+pub mod output;
+pub mod schema;
+pub mod store;
+pub mod timeutil;
+
+use std::process::ExitCode;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const FINDINGS: u8 = 3;
+}
+
+/// An error in how evmon was called (exit 2), as opposed to a failure while
+/// doing the work (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Run a parsed command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    use cli::Command;
+    match &cli.command {
+        Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
+        Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
+        Command::Rejects(args) => cmd::rejects::run(args, &cli.global),
+        Command::Stations(args) => cmd::stations::run(args, &cli.global),
+    }
+}

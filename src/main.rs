@@ -1,0 +1,31 @@
+//! The `evmon` binary: parse the command line, run it, map errors to exit
+//! codes (0 ok, 1 error, 2 usage, 3 findings). Everything else is in the
+//! library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use evmon::{cli::Cli, exit, UsageError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match evmon::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`evmon sessions | head`) is not an error.
+            let broken_pipe = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::from(exit::OK);
+            }
+            eprintln!("evmon: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::from(exit::ERROR)
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Writing results: tables for people, CSV and JSON Lines for programs.
+//!
+//! One rendering path serves every command: a DataFrame in, text out.
+//! Times are RFC 3339 UTC (`2026-10-01T08:00:00Z`); CSV and JSON keep full
+//! precision; tables round numbers for reading.
+
+pub mod progress;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::DateTime;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use polars::prelude::*;
+
+use crate::timeutil::format_utc;
+
+/// A concrete output format (after `auto` is resolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Resolve `auto`: the `-o` file's extension if it has a known one, a
+/// table on a terminal, CSV when piped.
+pub fn resolve_format(requested: Option<Format>, output: Option<&Path>) -> Format {
+    if let Some(f) = requested {
+        return f;
+    }
+    let to_stdout = output.is_none_or(|p| p == Path::new("-"));
+    if !to_stdout {
+        let ext = output
+            .and_then(|p| p.extension())
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        return match ext.as_deref() {
+            Some("json" | "jsonl" | "ndjson") => Format::Json,
+            Some("txt") => Format::Table,
+            _ => Format::Csv,
+        };
+    }
+    if io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Csv
+    }
+}
+
+/// Open `-o FILE` (or stdout for `None` / `-`).
+pub fn open_output(output: Option<&PathBuf>) -> io::Result<Box<dyn Write>> {
+    match output {
+        Some(p) if p != Path::new("-") => Ok(Box::new(BufWriter::new(File::create(p)?))),
+        _ => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
+    }
+}
+
+/// How a table shows numbers.
+#[derive(Debug, Clone, Default)]
+pub struct TableStyle {
+    /// Decimals per column name; floats not listed get 2.
+    pub decimals: Vec<(&'static str, usize)>,
+    /// Show at most this many rows (0 = all), then a note on stderr.
+    pub max_rows: usize,
+}
+
+/// Write a frame in `format`.
+pub fn write_frame(
+    out: &mut dyn Write,
+    df: &DataFrame,
+    format: Format,
+    style: &TableStyle,
+) -> io::Result<()> {
+    match format {
+        Format::Csv => write_csv(out, df),
+        Format::Json => write_json(out, df),
+        Format::Table => write_table(out, df, style),
+    }
+}
+
+/// One cell's value, borrowed from its column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Value<'a> {
+    Null,
+    Str(&'a str),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+    /// Microseconds since the epoch, UTC.
+    Time(i64),
+}
+
+/// Typed read access to a column.
+enum Reader<'a> {
+    Str(&'a StringChunked),
+    Int(Int64Chunked),
+    UInt(UInt64Chunked),
+    Float(Float64Chunked),
+    Bool(&'a BooleanChunked),
+    Time(Int64Chunked, i64),
+    Other(Series),
+}
+
+impl<'a> Reader<'a> {
+    fn new(col: &'a Column) -> Reader<'a> {
+        let s = col.as_materialized_series();
+        match s.dtype() {
+            DataType::String => Reader::Str(s.str().expect("string column")),
+            DataType::Boolean => Reader::Bool(s.bool().expect("bool column")),
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Reader::Int(
+                s.cast(&DataType::Int64)
+                    .expect("int cast")
+                    .i64()
+                    .expect("i64")
+                    .clone(),
+            ),
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                Reader::UInt(
+                    s.cast(&DataType::UInt64)
+                        .expect("uint cast")
+                        .u64()
+                        .expect("u64")
+                        .clone(),
+                )
+            }
+            DataType::Float32 | DataType::Float64 => Reader::Float(
+                s.cast(&DataType::Float64)
+                    .expect("float cast")
+                    .f64()
+                    .expect("f64")
+                    .clone(),
+            ),
+            DataType::Datetime(unit, _) => {
+                let per_us = match unit {
+                    TimeUnit::Nanoseconds => -1000,
+                    TimeUnit::Microseconds => 1,
+                    TimeUnit::Milliseconds => 1000,
+                };
+                let phys = s.cast(&DataType::Int64).expect("datetime physical");
+                Reader::Time(phys.i64().expect("i64").clone(), per_us)
+            }
+            _ => Reader::Other(s.clone()),
+        }
+    }
+
+    fn get(&self, i: usize) -> Value<'_> {
+        let v = match self {
+            Reader::Str(c) => c.get(i).map(Value::Str),
+            Reader::Int(c) => c.get(i).map(Value::Int),
+            Reader::UInt(c) => c.get(i).map(Value::UInt),
+            Reader::Float(c) => c.get(i).map(Value::Float),
+            Reader::Bool(c) => c.get(i).map(Value::Bool),
+            Reader::Time(c, per_us) => c
+                .get(i)
+                .map(|v| Value::Time(if *per_us < 0 { v / 1000 } else { v * per_us })),
+            Reader::Other(s) => {
+                return match s.get(i) {
+                    Ok(AnyValue::Null) | Err(_) => Value::Null,
+                    Ok(_) => Value::Null,
+                }
+            }
+        };
+        v.unwrap_or(Value::Null)
+    }
+}
+
+fn time_text(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(format_utc)
+        .unwrap_or_default()
+}
+
+/// Shortest float text that reads back to the same value.
+fn float_text(f: f64) -> String {
+    if f.is_finite() {
+        format!("{f}")
+    } else {
+        String::new()
+    }
+}
+
+fn readers(df: &DataFrame) -> Vec<Reader<'_>> {
+    df.columns().iter().map(Reader::new).collect()
+}
+
+fn write_csv(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+    w.write_record(&names)?;
+    let readers = readers(df);
+    let mut row: Vec<String> = Vec::with_capacity(readers.len());
+    for i in 0..df.height() {
+        row.clear();
+        for r in &readers {
+            row.push(match r.get(i) {
+                Value::Null => String::new(),
+                Value::Str(s) => s.to_string(),
+                Value::Int(v) => v.to_string(),
+                Value::UInt(v) => v.to_string(),
+                Value::Float(f) => float_text(f),
+                Value::Bool(b) => b.to_string(),
+                Value::Time(us) => time_text(us),
+            });
+        }
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_json(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| serde_json::to_string(n.as_str()).expect("string serializes"))
+        .collect();
+    let readers = readers(df);
+    let mut line = String::new();
+    for i in 0..df.height() {
+        line.clear();
+        line.push('{');
+        for (k, (name, r)) in names.iter().zip(&readers).enumerate() {
+            if k > 0 {
+                line.push(',');
+            }
+            line.push_str(name);
+            line.push(':');
+            match r.get(i) {
+                Value::Null => line.push_str("null"),
+                Value::Str(s) => {
+                    line.push_str(&serde_json::to_string(s).expect("string serializes"))
+                }
+                Value::Int(v) => line.push_str(&v.to_string()),
+                Value::UInt(v) => line.push_str(&v.to_string()),
+                Value::Float(f) if f.is_finite() => line.push_str(&float_text(f)),
+                Value::Float(_) => line.push_str("null"),
+                Value::Bool(b) => line.push_str(if b { "true" } else { "false" }),
+                Value::Time(us) => {
+                    line.push('"');
+                    line.push_str(&time_text(us));
+                    line.push('"');
+                }
+            }
+        }
+        line.push_str("}\n");
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()
+}
+
+fn write_table(out: &mut dyn Write, df: &DataFrame, style: &TableStyle) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal() {
+        table.enforce_styling();
+    }
+    let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+    table.set_header(names.iter().map(|n| Cell::new(n)));
+    let readers = readers(df);
+    let shown = if style.max_rows == 0 {
+        df.height()
+    } else {
+        df.height().min(style.max_rows)
+    };
+    for i in 0..shown {
+        let cells = names.iter().zip(&readers).map(|(name, r)| match r.get(i) {
+            Value::Null => Cell::new(""),
+            Value::Str(s) => Cell::new(s),
+            Value::Int(v) => Cell::new(v).set_alignment(CellAlignment::Right),
+            Value::UInt(v) => Cell::new(v).set_alignment(CellAlignment::Right),
+            Value::Float(f) => {
+                let d = style
+                    .decimals
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(2, |(_, d)| *d);
+                Cell::new(format!("{f:.d$}")).set_alignment(CellAlignment::Right)
+            }
+            Value::Bool(b) => Cell::new(b),
+            Value::Time(us) => Cell::new(
+                DateTime::from_timestamp_micros(us)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                    .unwrap_or_default(),
+            ),
+        });
+        table.add_row(cells);
+    }
+    writeln!(out, "{table}")?;
+    if shown < df.height() {
+        eprintln!(
+            "evmon: showing {shown} of {} rows; use --max-rows 0 for all, or --format csv|json",
+            df.height()
+        );
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DataFrame {
+        let t = Int64Chunked::from_iter_options(
+            "start".into(),
+            [Some(1_790_000_000_000_000i64), None].into_iter(),
+        )
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column();
+        DataFrame::new(
+            2,
+            vec![
+                Column::new("station_id".into(), ["A,1", "B\"2"]),
+                t,
+                Column::new("energy_wh".into(), [Some(1234.5f64), None]),
+                Column::new("connector_id".into(), [Some(1i32), None]),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn csv_quotes_and_formats() {
+        let mut buf = Vec::new();
+        write_csv(&mut buf, &sample()).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            "station_id,start,energy_wh,connector_id\n\"A,1\",2026-09-21T14:13:20Z,1234.5,1\n\"B\"\"2\",,,\n"
+        );
+    }
+
+    #[test]
+    fn json_lines_parse_back() {
+        let mut buf = Vec::new();
+        write_json(&mut buf, &sample()).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let rows: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows[0]["station_id"], "A,1");
+        assert_eq!(rows[0]["start"], "2026-09-21T14:13:20Z");
+        assert_eq!(rows[0]["energy_wh"], 1234.5);
+        assert_eq!(rows[1]["start"], serde_json::Value::Null);
+        assert_eq!(rows[1]["station_id"], "B\"2");
+    }
+
+    #[test]
+    fn auto_format_follows_the_output_extension() {
+        assert_eq!(
+            resolve_format(None, Some(Path::new("x.json"))),
+            Format::Json
+        );
+        assert_eq!(resolve_format(None, Some(Path::new("x.csv"))), Format::Csv);
+        assert_eq!(
+            resolve_format(Some(Format::Table), Some(Path::new("x.csv"))),
+            Format::Table
+        );
+    }
+}

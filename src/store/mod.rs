@@ -1,0 +1,605 @@
+//! The embedded store: Hive-partitioned Parquet files plus a manifest.
+//!
+//! Layout (plain Parquet, so DuckDB, Spark or Trino can read it directly):
+//!
+//! ```text
+//! evmon-data/
+//!   manifest.json                      commit point (see manifest.rs)
+//!   .lock  .readers.lock               see lock.rs
+//!   sessions/month=2026-10/part-v00000007-<id>.parquet
+//!   meter_values/month=2026-10/...
+//!   events/month=2026-10/...
+//!   rejects/month=2026-11/...          (partitioned by ingest time)
+//!   stations/all/...
+//! ```
+//!
+//! Each partition is one file. A write merges new rows into the partitions
+//! they touch (dedupe on the table's natural key), writes each touched
+//! partition as a new file, then swaps the manifest: a crash at any point
+//! leaves every partition in either its old or its new state. Reads go
+//! through polars lazy scans of the files the manifest lists, and time
+//! ranges prune whole month partitions before any file is opened.
+
+pub mod lock;
+pub mod manifest;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Utc};
+use polars::prelude::*;
+use thiserror::Error;
+
+use crate::schema::Table;
+use crate::timeutil::TimeRange;
+pub use manifest::{Manifest, PartitionEntry, SourceRecord};
+
+const MANIFEST: &str = "manifest.json";
+const MONTH_COLUMN: &str = "__evmon_month";
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no evmon store at {path}: run `evmon ingest FILE...` first, or point --data (or EVMON_DATA) at an existing store")]
+    NotFound { path: PathBuf },
+    #[error("{path} is not an evmon store (it has no manifest.json but is not empty): choose another --data directory")]
+    NotAStore { path: PathBuf },
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    #[error("the store is locked by {holder}; gave up after waiting {}s (lock file {path}). Try again later or raise --lock-timeout", waited.as_secs())]
+    Locked {
+        path: PathBuf,
+        holder: String,
+        waited: Duration,
+    },
+    #[error("the store manifest {path} is unreadable ({message}); restore it from a backup or re-ingest into a new --data directory")]
+    Manifest { path: PathBuf, message: String },
+    #[error("the store manifest {path} has format {found}, this evmon reads format {expected}: upgrade evmon")]
+    Format {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    #[error("{context}: {source}")]
+    Polars {
+        context: String,
+        source: PolarsError,
+    },
+}
+
+fn io_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
+}
+
+fn pl_err(context: impl Into<String>) -> impl FnOnce(PolarsError) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Polars { context, source }
+}
+
+/// A store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Open an existing store; error if there is none.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root = root.into();
+        if !root.join(MANIFEST).is_file() {
+            return Err(StoreError::NotFound { path: root });
+        }
+        Ok(Store { root })
+    }
+
+    /// Open a store, creating the directory if needed. An existing
+    /// non-empty directory without a manifest is refused, so a typo in
+    /// `--data` never scatters files into an unrelated directory.
+    pub fn open_or_create(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root = root.into();
+        if !root.join(MANIFEST).is_file() && root.is_dir() {
+            let foreign = fs::read_dir(&root)
+                .map_err(io_err(&root, "read directory"))?
+                .filter_map(|e| e.ok())
+                .any(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    !(name.starts_with('.')
+                        || Table::ALL.iter().any(|t| t.name() == name)
+                        || name == MANIFEST)
+                });
+            if foreign {
+                return Err(StoreError::NotAStore { path: root });
+            }
+        }
+        fs::create_dir_all(&root).map_err(io_err(&root, "create the store directory"))?;
+        Ok(Store { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.root.join(MANIFEST)
+    }
+
+    fn read_manifest(&self) -> Result<Manifest, StoreError> {
+        let path = self.manifest_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::new()),
+            Err(e) => return Err(io_err(&path, "read")(e)),
+        };
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::Manifest {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if manifest.format != manifest::FORMAT {
+            return Err(StoreError::Format {
+                path,
+                found: manifest.format,
+                expected: manifest::FORMAT,
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// A consistent read view: the manifest as of now, with the files it
+    /// lists protected from deletion until the snapshot is dropped.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        // Lock before reading the manifest: a writer that commits after this
+        // point cannot delete the files our manifest lists.
+        let lock = lock::lock_reader(&self.root);
+        let manifest = self.read_manifest()?;
+        Ok(Snapshot {
+            root: self.root.clone(),
+            manifest,
+            _lock: lock,
+        })
+    }
+
+    /// Begin a write: take the writer lock (waiting up to `timeout`) and
+    /// read the current manifest.
+    pub fn begin_write(
+        &self,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(&str),
+    ) -> Result<WriteTxn, StoreError> {
+        let lock = lock::lock_writer(&self.root, timeout, on_wait)?;
+        let base = self.read_manifest()?;
+        let txn = WriteTxn {
+            store: self.clone(),
+            _lock: lock,
+            manifest: base.clone(),
+            base,
+            written: Vec::new(),
+            now: Utc::now(),
+        };
+        // Files left by a writer that crashed before its commit are not in
+        // the manifest; clean them now that we are the only writer.
+        txn.collect_garbage();
+        Ok(txn)
+    }
+}
+
+/// A read view of the store at one manifest version.
+#[derive(Debug)]
+pub struct Snapshot {
+    root: PathBuf,
+    manifest: Manifest,
+    _lock: lock::ReaderLock,
+}
+
+impl Snapshot {
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Files of `table` whose partition may hold rows in `range`.
+    pub fn files(&self, table: Table, range: &TimeRange) -> Vec<PathBuf> {
+        self.manifest
+            .partitions(table.name())
+            .filter(|(partition, _)| partition_overlaps(partition, range))
+            .map(|(_, entry)| self.root.join(&entry.file))
+            .collect()
+    }
+
+    /// Lazy scan of `table`, pruned to the month partitions overlapping
+    /// `range` (rows are not filtered: the caller filters on its column).
+    pub fn scan(&self, table: Table, range: &TimeRange) -> Result<LazyFrame, StoreError> {
+        scan_files(table, &self.files(table, range))
+    }
+
+    /// Whether an input file with this content hash was already ingested.
+    pub fn has_source(&self, hash: &str) -> bool {
+        self.manifest.sources.contains_key(hash)
+    }
+}
+
+/// Lazy scan of Parquet files holding `table`, with its declared schema.
+pub fn scan_files(table: Table, files: &[PathBuf]) -> Result<LazyFrame, StoreError> {
+    let schema = table.schema();
+    if files.is_empty() {
+        return Ok(DataFrame::empty_with_schema(&schema).lazy());
+    }
+    let paths: Vec<PlRefPath> = files
+        .iter()
+        .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))
+        .collect();
+    let args = ScanArgsParquet {
+        schema: Some(Arc::new(schema)),
+        hive_options: HiveOptions {
+            enabled: Some(false),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)
+        .map_err(pl_err(format!("cannot scan the {} table", table.name())))
+}
+
+/// Whether a partition may hold rows inside `range`.
+fn partition_overlaps(partition: &str, range: &TimeRange) -> bool {
+    let Some(month) = manifest::partition_month(partition) else {
+        return true;
+    };
+    let month_of = |t: DateTime<Utc>| format!("{:04}-{:02}", t.year(), t.month());
+    if let Some(since) = range.since {
+        if month < month_of(since).as_str() {
+            return false;
+        }
+    }
+    if let Some(until) = range.until {
+        // `until` is exclusive: a range ending at 2026-11-01T00:00 does not
+        // need November.
+        let last = until - chrono::Duration::microseconds(1);
+        if month > month_of(last).as_str() {
+            return false;
+        }
+    }
+    true
+}
+
+/// What a merge did to one table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergeStats {
+    /// Rows offered by the batch.
+    pub offered: u64,
+    /// Rows in the touched partitions before and after the merge.
+    pub before: u64,
+    pub after: u64,
+    pub partitions_written: u64,
+}
+
+impl MergeStats {
+    /// Net rows added to the table.
+    pub fn added(&self) -> u64 {
+        self.after.saturating_sub(self.before)
+    }
+}
+
+/// A write in progress. Nothing is visible to readers until `commit`; a
+/// dropped transaction removes the files it wrote.
+#[derive(Debug)]
+pub struct WriteTxn {
+    store: Store,
+    _lock: lock::WriterLock,
+    base: Manifest,
+    manifest: Manifest,
+    written: Vec<PathBuf>,
+    now: DateTime<Utc>,
+}
+
+impl WriteTxn {
+    /// The manifest as this transaction will commit it.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Record an ingested input file.
+    pub fn record_source(&mut self, hash: String, record: SourceRecord) {
+        self.manifest.sources.insert(hash, record);
+    }
+
+    /// Merge `rows` (in `table`'s schema) into the table.
+    pub fn merge(&mut self, table: Table, rows: DataFrame) -> Result<MergeStats, StoreError> {
+        let mut stats = MergeStats {
+            offered: rows.height() as u64,
+            ..MergeStats::default()
+        };
+        if rows.height() == 0 {
+            return Ok(stats);
+        }
+        let rows = conform(table, rows)?;
+        let parts: Vec<(String, DataFrame)> = match table.partition_column() {
+            None => vec![(manifest::ALL_PARTITION.to_string(), rows)],
+            Some(ts) => {
+                let tagged = rows
+                    .lazy()
+                    .with_column(col(ts).dt().strftime("%Y-%m").alias(MONTH_COLUMN))
+                    .collect()
+                    .map_err(pl_err("cannot partition rows by month"))?;
+                let mut out = Vec::new();
+                for part in tagged
+                    .partition_by_stable([MONTH_COLUMN], true)
+                    .map_err(pl_err("cannot partition rows by month"))?
+                {
+                    let month = part
+                        .column(MONTH_COLUMN)
+                        .and_then(|c| c.str().cloned())
+                        .ok()
+                        .and_then(|c| c.get(0).map(str::to_string))
+                        .unwrap_or_else(|| "unknown".to_string());
+                    let part = part
+                        .drop(MONTH_COLUMN)
+                        .map_err(pl_err("cannot partition rows by month"))?;
+                    out.push((manifest::month_partition(&month), part));
+                }
+                out
+            }
+        };
+        for (partition, part) in parts {
+            self.merge_partition(table, &partition, part, &mut stats)?;
+        }
+        Ok(stats)
+    }
+
+    fn merge_partition(
+        &mut self,
+        table: Table,
+        partition: &str,
+        rows: DataFrame,
+        stats: &mut MergeStats,
+    ) -> Result<(), StoreError> {
+        let existing = self
+            .manifest
+            .tables
+            .get(table.name())
+            .and_then(|p| p.get(partition))
+            .cloned();
+        let context = || format!("cannot merge into {}/{}", table.name(), partition);
+        let old = match &existing {
+            Some(entry) => Some(
+                scan_files(table, &[self.store.root.join(&entry.file)])?
+                    .collect()
+                    .map_err(pl_err(context()))?,
+            ),
+            None => None,
+        };
+        let before = old.as_ref().map_or(0, |df| df.height() as u64);
+        // New rows first: on a full tie `dedupe` keeps the later row, so
+        // what is already stored stays and re-ingesting rewrites nothing.
+        let combined = match &old {
+            Some(old) => rows.vstack(old).map_err(pl_err(context()))?,
+            None => rows,
+        };
+        let merged = dedupe(table, combined).map_err(pl_err(context()))?;
+        stats.before += before;
+        stats.after += merged.height() as u64;
+        if let Some(old) = &old {
+            if old.equals_missing(&merged) {
+                return Ok(()); // nothing new: keep the file we have
+            }
+        }
+        let entry = self.write_partition(table, partition, merged)?;
+        stats.partitions_written += 1;
+        self.manifest
+            .tables
+            .entry(table.name().to_string())
+            .or_default()
+            .insert(partition.to_string(), entry);
+        Ok(())
+    }
+
+    fn write_partition(
+        &mut self,
+        table: Table,
+        partition: &str,
+        mut df: DataFrame,
+    ) -> Result<PartitionEntry, StoreError> {
+        let dir_rel = format!("{}/{}", table.name(), partition);
+        let dir = self.store.root.join(&dir_rel);
+        fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
+        let unique = format!(
+            "{:x}{:x}",
+            std::process::id(),
+            self.now.timestamp_nanos_opt().unwrap_or_default() as u64 ^ self.written.len() as u64
+        );
+        let name = format!("part-v{:08}-{unique}.parquet", self.base.version + 1);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let path = dir.join(&name);
+        let file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
+        self.written.push(tmp.clone());
+        let rows = df.height() as u64;
+        ParquetWriter::new(&file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .finish(&mut df)
+            .map_err(pl_err(format!("cannot write {}", tmp.display())))?;
+        file.sync_all().map_err(io_err(&tmp, "sync"))?;
+        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        drop(file);
+        fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place"))?;
+        self.written.pop();
+        self.written.push(path);
+        sync_dir(&dir);
+        Ok(PartitionEntry {
+            file: format!("{dir_rel}/{name}"),
+            rows,
+            bytes,
+        })
+    }
+
+    /// Make the transaction visible: swap in the new manifest atomically.
+    pub fn commit(mut self) -> Result<Manifest, StoreError> {
+        let root = self.store.root.clone();
+        if self.manifest == self.base {
+            return Ok(self.manifest.clone());
+        }
+        self.manifest.version = self.base.version + 1;
+        self.manifest.updated_at = Some(self.now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        let text = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
+        let tmp = root.join(format!(".{MANIFEST}.tmp"));
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(io_err(&tmp, "create"))?;
+            f.write_all(&text).map_err(io_err(&tmp, "write"))?;
+            f.sync_all().map_err(io_err(&tmp, "sync"))?;
+        }
+        fs::rename(&tmp, self.store.manifest_path())
+            .map_err(io_err(&self.store.manifest_path(), "replace"))?;
+        sync_dir(&root);
+        // Committed: the files we wrote now belong to the store.
+        self.written.clear();
+        self.collect_garbage();
+        Ok(self.manifest.clone())
+    }
+
+    /// Delete Parquet files the committed manifest does not list, unless a
+    /// reader may still be scanning them (then a later writer does it).
+    fn collect_garbage(&self) {
+        let Some(_no_readers) = lock::try_lock_no_readers(&self.store.root) else {
+            return;
+        };
+        let committed = match self.store.read_manifest() {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        let live: BTreeSet<PathBuf> = committed.files().map(|f| self.store.root.join(f)).collect();
+        for table in Table::ALL {
+            let table_dir = self.store.root.join(table.name());
+            let Ok(partitions) = fs::read_dir(&table_dir) else {
+                continue;
+            };
+            for partition in partitions.filter_map(|e| e.ok()) {
+                let Ok(files) = fs::read_dir(partition.path()) else {
+                    continue;
+                };
+                let mut remaining = 0;
+                for file in files.filter_map(|e| e.ok()) {
+                    let path = file.path();
+                    let name = file.file_name();
+                    let name = name.to_string_lossy();
+                    let ours = name.ends_with(".parquet") || name.ends_with(".parquet.tmp");
+                    if ours && !live.contains(&path) && !self.written.contains(&path) {
+                        if fs::remove_file(&path).is_err() {
+                            remaining += 1;
+                        }
+                    } else {
+                        remaining += 1;
+                    }
+                }
+                if remaining == 0 {
+                    let _ = fs::remove_dir(partition.path());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for WriteTxn {
+    fn drop(&mut self) {
+        // Not committed (an error on the way): remove what we wrote.
+        for path in &self.written {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// Make `df` exactly `table`'s schema (column order and types).
+fn conform(table: Table, df: DataFrame) -> Result<DataFrame, StoreError> {
+    let schema = table.schema();
+    let exprs: Vec<Expr> = schema
+        .iter()
+        .map(|(name, dtype)| col(name.clone()).strict_cast(dtype.clone()))
+        .collect();
+    df.lazy().select(exprs).collect().map_err(pl_err(format!(
+        "rows do not fit the {} schema",
+        table.name()
+    )))
+}
+
+/// Keep one row per natural key: the one sorting last on the table's
+/// preference columns, then order rows by the table's sort columns.
+pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
+    let key: Vec<PlSmallStr> = table.key_columns().iter().map(|c| (*c).into()).collect();
+    let order: Vec<PlSmallStr> = table
+        .key_columns()
+        .iter()
+        .chain(table.preference_columns())
+        .map(|c| (*c).into())
+        .collect();
+    let n = order.len();
+    df.lazy()
+        .sort(
+            order,
+            SortMultipleOptions::default()
+                .with_nulls_last(false)
+                .with_order_descending_multi(vec![false; n])
+                .with_maintain_order(true),
+        )
+        .unique_stable(Some(cols(key)), UniqueKeepStrategy::Last)
+        .sort(
+            table
+                .sort_columns()
+                .iter()
+                .map(|c| PlSmallStr::from(*c))
+                .collect::<Vec<_>>(),
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+}
+
+fn sync_dir(dir: &Path) {
+    // Make the rename durable; not all filesystems allow it, which is fine.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Row counts of every table, for summaries.
+pub fn table_rows(manifest: &Manifest) -> BTreeMap<&'static str, u64> {
+    Table::ALL
+        .iter()
+        .map(|t| (t.name(), manifest.rows(t.name())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn partitions_are_pruned_by_range() {
+        let t = |y, m, d| Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap();
+        let range = TimeRange {
+            since: Some(t(2026, 10, 15)),
+            until: Some(t(2026, 12, 1)),
+        };
+        assert!(!partition_overlaps("month=2026-09", &range));
+        assert!(partition_overlaps("month=2026-10", &range));
+        assert!(partition_overlaps("month=2026-11", &range));
+        assert!(!partition_overlaps("month=2026-12", &range));
+        assert!(partition_overlaps("all", &range));
+        assert!(partition_overlaps("month=1999-01", &TimeRange::default()));
+    }
+}
