@@ -1,1 +1,12 @@
-//! Integration tests: run the real evmon binary on testdata/.
+//! Integration tests: run the real `evmon` binary on `testdata/`.
+//!
+//! One test binary (as in ripgrep and xsv) keeps link time down; each
+//! module covers one area of the command-line contract.
+
+mod util;
+
+mod cli;
+mod ingest;
+mod robust;
+mod sessions;
+mod store;

@@ -22,6 +22,9 @@ struct Download<'a> {
     meta: Option<&'a RawValue>,
 }
 
+/// A JSON item with its line number, or why it is not a session object.
+type Item = (u64, Result<serde_json::Map<String, Value>, String>);
+
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
@@ -55,7 +58,7 @@ pub fn read_json(
     };
     // Line numbers count from the top of the file, leading blank lines included.
     let skipped = &text[..text.len() - trimmed.len()];
-    let mut parsed: Vec<(u64, Result<serde_json::Map<String, Value>, String>)> = Vec::new();
+    let mut parsed: Vec<Item> = Vec::new();
     let mut last_offset = 0usize;
     let mut line = 1 + skipped.matches('\n').count() as u64;
     for raw in &items {
@@ -95,7 +98,7 @@ fn read_json_lines(
 }
 
 fn map_items(
-    parsed: Vec<(u64, Result<serde_json::Map<String, Value>, String>)>,
+    parsed: Vec<Item>,
     file: &Arc<str>,
     opts: &SessionOptions,
     batch: &mut Batch,

@@ -70,12 +70,13 @@ fn raw_text(record: &ByteRecord, delimiter: u8) -> String {
             out.push(d);
         }
         let f = decode(f);
+        let f = f.strip_suffix('\r').unwrap_or(&f);
         if f.contains(d) || f.contains('"') || f.contains('\n') {
             out.push('"');
             out.push_str(&f.replace('"', "\"\""));
             out.push('"');
         } else {
-            out.push_str(&f);
+            out.push_str(f);
         }
     }
     out
@@ -102,8 +103,12 @@ pub fn read_csv(
     let delimiter = sniff_delimiter(&head[skip..]);
     reader.consume(skip);
 
+    // Records end at `\n` only: the `\r` of CRLF files is trimmed with the
+    // field's spaces, and line numbers stay exact (the CRLF terminator makes
+    // the csv crate report every data line one too low).
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
         .flexible(true)
         .has_headers(false)
         .from_reader(reader);
@@ -200,7 +205,8 @@ pub fn read_csv(
     }
     if latin1_rows > 0 {
         report.notes.push(format!(
-            "{file}: {latin1_rows} rows were not UTF-8 and were read as Latin-1 (Windows-1252)"
+            "{file}: {} not UTF-8, read as Latin-1 (Windows-1252)",
+            super::count(latin1_rows, "row")
         ));
     }
     report.add_mapper_notes(file, &mapper, opts);

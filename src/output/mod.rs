@@ -259,7 +259,7 @@ fn write_table(out: &mut dyn Write, df: &DataFrame, style: &TableStyle) -> io::R
         table.enforce_styling();
     }
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
-    table.set_header(names.iter().map(|n| Cell::new(n)));
+    table.set_header(names.iter().map(Cell::new));
     let readers = readers(df);
     let shown = if style.max_rows == 0 {
         df.height()

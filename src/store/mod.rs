@@ -180,6 +180,11 @@ impl Store {
         on_wait: &mut dyn FnMut(&str),
     ) -> Result<WriteTxn, StoreError> {
         let lock = lock::lock_writer(&self.root, timeout, on_wait)?;
+        if !self.manifest_path().is_file() {
+            // A new store: an empty manifest makes it a store even if this
+            // first write is abandoned.
+            write_manifest(&self.root, &Manifest::new())?;
+        }
         let base = self.read_manifest()?;
         let txn = WriteTxn {
             store: self.clone(),
@@ -452,21 +457,7 @@ impl WriteTxn {
         }
         self.manifest.version = self.base.version + 1;
         self.manifest.updated_at = Some(self.now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
-        let text = serde_json::to_vec_pretty(&self.manifest).expect("manifest serializes");
-        let tmp = root.join(format!(".{MANIFEST}.tmp"));
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io_err(&tmp, "create"))?;
-            f.write_all(&text).map_err(io_err(&tmp, "write"))?;
-            f.sync_all().map_err(io_err(&tmp, "sync"))?;
-        }
-        fs::rename(&tmp, self.store.manifest_path())
-            .map_err(io_err(&self.store.manifest_path(), "replace"))?;
-        sync_dir(&root);
+        write_manifest(&root, &self.manifest)?;
         // Committed: the files we wrote now belong to the store.
         self.written.clear();
         self.collect_garbage();
@@ -566,6 +557,27 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()
+}
+
+/// Replace the manifest atomically: write a temporary file, sync it, rename
+/// it over the old one, sync the directory.
+fn write_manifest(root: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let text = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
+    let tmp = root.join(format!(".{MANIFEST}.tmp"));
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err(&tmp, "create"))?;
+        f.write_all(&text).map_err(io_err(&tmp, "write"))?;
+        f.sync_all().map_err(io_err(&tmp, "sync"))?;
+    }
+    let path = root.join(MANIFEST);
+    fs::rename(&tmp, &path).map_err(io_err(&path, "replace"))?;
+    sync_dir(root);
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) {

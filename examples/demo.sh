@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job on the bundled sample data: ingest a month of sessions from
+# six stations into a fresh embedded store, then report on it.
+#
+#   bash examples/demo.sh            (store in ./evmon-data-demo, removed first)
+#
+# Data goes to stdout, summaries to stderr, as with every evmon command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/evmon-target}"
+cargo build --quiet
+evmon="$CARGO_TARGET_DIR/debug/evmon"
+export EVMON_DATA="${EVMON_DATA:-./evmon-data-demo}"
+rm -rf "$EVMON_DATA"
+
+echo "# evmon ingest examples/data --stations examples/stations.toml" >&2
+"$evmon" ingest examples/data --stations examples/stations.toml
+
+echo "# evmon stations" >&2
+"$evmon" stations --format table
+
+echo "# evmon sessions --since 2026-10-31 --format table" >&2
+"$evmon" sessions --since 2026-10-31 --format table
+
+echo "# evmon rejects --format table" >&2
+"$evmon" rejects --format table

@@ -1,0 +1,147 @@
+//! The command-line contract: exit codes, one-line `evmon:` errors that
+//! name the file or flag, help text, and stdout/stderr discipline.
+
+use crate::util::{stderr, testdata, Env};
+
+fn fails(env: &Env, args: &[&str], code: i32) -> String {
+    let out = env.evmon().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{args:?} printed data on failure");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn missing_file_is_a_one_line_error() {
+    let env = Env::new();
+    let err = fails(&env, &["ingest", "nope.csv"], 1);
+    assert_eq!(err, "evmon: nope.csv: no such file or directory\n");
+    let err = fails(&env, &["ingest", "nothing-*.csv"], 1);
+    assert_eq!(err, "evmon: nothing-*.csv: the pattern matches no file\n");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    let err = fails(&env, &["ingest"], 2);
+    assert!(err.contains("nothing to ingest"), "{err}");
+    let err = fails(&env, &["ingest", "x.csv", "--map", "bogus=X"], 2);
+    assert!(err.contains("unknown field 'bogus'"), "{err}");
+    let err = fails(&env, &["ingest", "x.csv", "--tz", "Mars/Olympus"], 2);
+    assert!(err.contains("Mars/Olympus"), "{err}");
+    let err = fails(&env, &["ingest", "x.csv", "--preset", "nope"], 2);
+    assert!(err.contains("palo-alto"), "{err}");
+    let err = fails(&env, &["sessions", "--since", "yesterday"], 2);
+    assert!(err.contains("7d"), "{err}");
+    fails(&env, &["frobnicate"], 2);
+}
+
+#[test]
+fn map_of_a_missing_column_names_it() {
+    let env = Env::new();
+    let err = fails(
+        &env,
+        &[
+            "ingest",
+            &testdata("csv/generic.csv"),
+            "--map",
+            "id_tag=Badge",
+        ],
+        1,
+    );
+    assert!(
+        err.contains("generic.csv: --map id_tag=Badge: the header has no column 'Badge'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn preset_that_does_not_fit() {
+    let env = Env::new();
+    let err = fails(
+        &env,
+        &[
+            "ingest",
+            &testdata("csv/generic.csv"),
+            "--preset",
+            "palo-alto",
+        ],
+        1,
+    );
+    assert!(err.contains("lacks the Station Name"), "{err}");
+}
+
+#[test]
+fn bad_station_metadata_names_file_and_line() {
+    let env = Env::new();
+    let err = fails(
+        &env,
+        &["ingest", "--stations", &testdata("stations/bad-zone.toml")],
+        1,
+    );
+    assert!(
+        err.starts_with("evmon: testdata/stations/bad-zone.toml:5:"),
+        "{err}"
+    );
+    assert!(err.contains("Europe/Amsterdm"), "{err}");
+}
+
+#[test]
+fn reading_without_a_store() {
+    let env = Env::new();
+    let err = fails(&env, &["sessions"], 1);
+    assert!(err.contains("no evmon store at"), "{err}");
+    assert!(err.contains("evmon ingest"), "{err}");
+}
+
+#[test]
+fn refuses_to_write_into_a_foreign_directory() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.data()).unwrap();
+    std::fs::write(env.data().join("thesis.docx"), "precious").unwrap();
+    let err = fails(&env, &["ingest", &testdata("csv/generic.csv")], 1);
+    assert!(err.contains("is not an evmon store"), "{err}");
+}
+
+#[test]
+fn help_has_examples() {
+    let env = Env::new();
+    for cmd in ["ingest", "sessions", "rejects"] {
+        let out = env.evmon().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:"), "{cmd}: {text}");
+    }
+    env.evmon().arg("--version").assert().success();
+}
+
+#[test]
+fn quiet_means_quiet() {
+    let env = Env::new();
+    let out = env
+        .evmon()
+        .args(["ingest", "-q", &testdata("csv/dundee.csv")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn data_dir_from_flag_and_env() {
+    let env = Env::new();
+    let elsewhere = env.dir.path().join("other");
+    env.evmon()
+        .args([
+            "--data",
+            elsewhere.to_str().unwrap(),
+            "ingest",
+            &testdata("csv/generic.csv"),
+        ])
+        .assert()
+        .success();
+    assert!(elsewhere.join("manifest.json").is_file());
+    assert!(!env.data().exists());
+}
