@@ -8,7 +8,9 @@ use evmon::store::Store;
 use polars::prelude::*;
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "./evmon-data".into());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "./evmon-data".into());
     let store = Store::open(dir)?;
     let snapshot = store.snapshot()?;
     let per_station = snapshot

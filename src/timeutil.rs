@@ -577,3 +577,40 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,40}") {
+            let now = Utc::now();
+            let _ = parse_instant(&s, now, None);
+            let _ = parse_hms(&s);
+            for order in [DateOrder::Dmy, DateOrder::Mdy, DateOrder::Ymd] {
+                let _ = parse_timestamp(&s, order);
+            }
+        }
+
+        #[test]
+        fn rfc3339_round_trips(secs in 0i64..4_102_444_800, micros in 0u32..1_000_000) {
+            let t = DateTime::from_timestamp(secs, micros * 1000).unwrap();
+            let text = format_utc(t);
+            prop_assert_eq!(parse_timestamp(&text, DateOrder::Ymd), Ok(Stamp::Absolute(t)));
+        }
+
+        #[test]
+        fn local_times_resolve_to_the_same_wall_clock(secs in 0i64..4_102_444_800) {
+            // Any instant, shown in a DST zone and read back, is the same
+            // instant unless the wall time is ambiguous (then one of two).
+            let zone: Tz = "Europe/Amsterdam".parse().unwrap();
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            let wall = t.with_timezone(&zone).naive_local();
+            let back = resolve_local(zone, wall, None, DstPolicy::default()).unwrap();
+            let latest = resolve_local(zone, wall, None, DstPolicy { ambiguous: Ambiguous::Latest, ..DstPolicy::default() }).unwrap();
+            prop_assert!(back == t || latest == t);
+        }
+    }
+}

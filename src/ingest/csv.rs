@@ -292,3 +292,56 @@ mod tests {
         assert_eq!(batch.sessions[1].energy_wh, Some(7500.0));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("2026-10-01T08:00:00Z".to_string()),
+            Just("2026-10-01 09:30".to_string()),
+            Just("01/10/2026 10:00".to_string()),
+            Just("-3.5".to_string()),
+            Just("12,5".to_string()),
+            Just("NaN".to_string()),
+            "[A-Z0-9 ]{0,6}",
+            "[0-9]{1,4}(\\.[0-9]{1,3})?",
+            "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Rows in = sessions + rejected, whatever the rows hold; energy
+        /// is never negative.
+        #[test]
+        fn every_row_is_a_session_or_a_reject(rows in prop::collection::vec(prop::collection::vec(cell(), 3..6), 0..30)) {
+            let mut text = String::from("station_id,start,stop,energy_kwh\n");
+            for r in &rows {
+                let fields: Vec<String> = r.iter().map(|c| format!("\"{}\"", c.replace('"', "\"\""))).collect();
+                text.push_str(&fields.join(","));
+                text.push('\n');
+            }
+            let mut batch = Batch::default();
+            let file: Arc<str> = Arc::from("p.csv");
+            let opts = SessionOptions { tz: Some(chrono_tz::Europe::Amsterdam), ..SessionOptions::default() };
+            let report = read_csv(text.as_bytes(), &file, &opts, &mut batch, &mut |_| {}).unwrap();
+            prop_assert_eq!(report.rows_read, report.sessions + report.rejected);
+            prop_assert_eq!(batch.sessions.len() as u64, report.sessions);
+            prop_assert_eq!(batch.rejects.len() as u64, report.rejected);
+            for s in &batch.sessions {
+                prop_assert!(s.energy_wh.is_none_or(|e| e >= 0.0));
+                prop_assert!(s.stop.is_none_or(|stop| stop >= s.start));
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let mut batch = Batch::default();
+            let file: Arc<str> = Arc::from("b.csv");
+            let _ = read_csv(bytes.as_slice(), &file, &SessionOptions::default(), &mut batch, &mut |_| {});
+        }
+    }
+}
