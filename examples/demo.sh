@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample data: ingest a month of sessions from
-# six stations into a fresh embedded store, then report on it.
+# six stations (CSV export) and two charge points' OCPP traffic (1.6J and
+# 2.0.1 dumps) into a fresh embedded store, then report on it.
 #
 #   bash examples/demo.sh            (store in ./evmon-data-demo, removed first)
 #
@@ -8,8 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/evmon-target}"
-cargo build --quiet
-evmon="$CARGO_TARGET_DIR/debug/evmon"
+# EVMON_BIN: an evmon binary already built (CI passes the one `cargo test` built).
+evmon="${EVMON_BIN:-}"
+if [ -z "$evmon" ]; then
+    cargo build --quiet
+    evmon="$CARGO_TARGET_DIR/debug/evmon"
+fi
 export EVMON_DATA="${EVMON_DATA:-./evmon-data-demo}"
 rm -rf "$EVMON_DATA"
 
@@ -21,6 +26,12 @@ echo "# evmon stations" >&2
 
 echo "# evmon sessions --since 2026-10-31 --format table" >&2
 "$evmon" sessions --since 2026-10-31 --format table
+
+echo "# evmon sessions --station AMS-CP16-01,AMS-CP201-01 --format table" >&2
+"$evmon" sessions --station AMS-CP16-01,AMS-CP201-01 --format table
+
+echo "# evmon events --kind status,heartbeat_gap,notify_event --format table" >&2
+"$evmon" events --kind status,heartbeat_gap,notify_event --format table | grep -v -E "Available|Preparing|Charging|Finishing|SuspendedEV|Occupied"
 
 echo "# evmon rejects --format table" >&2
 "$evmon" rejects --format table

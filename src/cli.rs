@@ -71,6 +71,11 @@ pub enum Command {
         after_help = "Examples:\n  evmon sessions --since 7d\n  evmon sessions --since 2026-10-01 --until 2026-11-01 --station CP001 -o october.csv\n  evmon sessions --id-tag 04A1B2C3D4 --format json"
     )]
     Sessions(SessionsArgs),
+    /// List events from OCPP dumps: status changes, authorizations, boots, faults, heartbeat gaps
+    #[command(
+        after_help = "Examples:\n  evmon events --since 7d --kind status\n  evmon events --station CP001 --kind heartbeat_gap,authorize --format json"
+    )]
+    Events(EventsArgs),
     /// List input rows that could not be read, with the reason
     #[command(
         after_help = "Examples:\n  evmon rejects\n  evmon rejects --file paloalto.csv --format csv"
@@ -205,8 +210,10 @@ pub struct IngestArgs {
 
     /// Time zone of timestamps without an offset, e.g. Europe/London [env: EVMON_TZ]
     ///
-    /// Used before station metadata zones and before a preset's own zone;
-    /// a zone column in the data (ACN's timezone) is used first.
+    /// For CSV exports: used before station metadata zones and before a
+    /// preset's own zone; a zone column in the data (ACN's timezone) is used
+    /// first. For OCPP logs: the zone the logging server wrote its
+    /// timestamps in.
     #[arg(long, env = "EVMON_TZ", value_parser = parse_zone, value_name = "ZONE", hide_env = true)]
     pub tz: Option<Tz>,
 
@@ -221,6 +228,14 @@ pub struct IngestArgs {
     /// A local time that never happens (DST spring-forward gap)
     #[arg(long, value_enum, default_value_t = GapArg::Shift, value_name = "CHOICE")]
     pub dst_gap: GapArg,
+
+    /// Charge point id of OCPP log files that do not name it (default: the file name)
+    #[arg(long, value_name = "ID")]
+    pub cp: Option<String>,
+
+    /// OCPP version of dumps that do not say (default: from the envelope, else from the actions used)
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub proto: Option<ProtoArg>,
 
     /// Station metadata (CSV or TOML): station_id, site, timezone, rated_power_kw, connectors
     #[arg(long, value_name = "FILE")]
@@ -246,6 +261,14 @@ pub enum InputFormat {
     Json,
     OcppJsonl,
     OcppLog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtoArg {
+    #[value(name = "ocpp1.6")]
+    Ocpp16,
+    #[value(name = "ocpp2.0.1")]
+    Ocpp201,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -285,6 +308,19 @@ pub struct SessionsArgs {
     /// At most N sessions (the earliest first)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    /// Only these kinds: status, authorize, boot, heartbeat_gap, notify_event, call_error
+    #[arg(long, value_delimiter = ',', value_name = "KIND")]
+    pub kind: Vec<String>,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -35,6 +35,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
         Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
+        Command::Events(args) => cmd::events::run(args, &cli.global),
         Command::Rejects(args) => cmd::rejects::run(args, &cli.global),
         Command::Stations(args) => cmd::stations::run(args, &cli.global),
     }

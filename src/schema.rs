@@ -193,6 +193,7 @@ pub fn sessions_schema() -> Schema {
         (STATION_ID, DataType::String),
         (CONNECTOR_ID, DataType::Int32),
         (ID_TAG, DataType::String),
+        (AUTH_STATUS, DataType::String),
         (START, utc_datetime()),
         (STOP, utc_datetime()),
         (CHARGING_END, utc_datetime()),

@@ -80,7 +80,7 @@ fn boulder_duplicates_sentinels_and_mixed_formats() {
     let out = env.ingest(&[&testdata("csv/boulder.csv")]);
     let err = stderr(&out);
     assert!(
-        err.contains("7 sessions (6 new, 1 already stored)"),
+        err.contains("7 rows, 7 sessions, 0 rejected; stored 6 new sessions (1 already stored)"),
         "{err}"
     );
     assert!(err.contains("838:59:59"), "{err}");

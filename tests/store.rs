@@ -50,7 +50,7 @@ fn reingesting_the_same_files_adds_nothing() {
     // Even when forced to read every row again, nothing changes.
     let out = env.ingest(&[&testdata("csv"), "--force"]);
     assert!(
-        stderr(&out).contains("(0 new, 44 already stored)"),
+        stderr(&out).contains("stored 0 new sessions (44 already stored)"),
         "{}",
         stderr(&out)
     );

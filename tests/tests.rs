@@ -7,6 +7,7 @@ mod util;
 
 mod cli;
 mod ingest;
+mod ocpp;
 mod robust;
 mod sessions;
 mod store;

@@ -11,12 +11,13 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 
 use crate::cli::{
-    AmbiguousArg, DateOrderArg, GapArg, GlobalArgs, IngestArgs, InputFormat, ProgressArg,
+    AmbiguousArg, DateOrderArg, GapArg, GlobalArgs, IngestArgs, InputFormat, ProgressArg, ProtoArg,
 };
-use crate::ingest::{self, presets, stations, Batch, SessionOptions};
+use crate::ingest::ocpp::{Frames, OcppOptions, OcppReport, Proto};
+use crate::ingest::{self, presets, stations, Batch, ReadOptions, SessionOptions};
 use crate::output::progress;
 use crate::schema::{col, Table};
-use crate::store::{SourceRecord, Store};
+use crate::store::{MergeStats, SourceRecord, Store};
 use crate::timeutil::{self, Ambiguous, DateOrder, DstPolicy, Gap};
 use crate::{exit, UsageError};
 
@@ -41,7 +42,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    let mut opts = SessionOptions {
+    let mut sessions = SessionOptions {
         preset: args.preset.as_deref().and_then(presets::preset),
         maps: args.maps.clone(),
         tz: args.tz,
@@ -63,14 +64,26 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         },
         station_zones: HashMap::new(),
     };
-    opts.station_zones = station_zones(&store, &station_meta)?;
-    let format = match args.format {
-        InputFormat::Auto => ingest::Format::Auto,
-        InputFormat::Csv => ingest::Format::Csv,
-        InputFormat::Json => ingest::Format::Json,
-        InputFormat::OcppJsonl => ingest::Format::OcppJsonl,
-        InputFormat::OcppLog => ingest::Format::OcppLog,
+    sessions.station_zones = station_zones(&store, &station_meta)?;
+    let opts = ReadOptions {
+        format: match args.format {
+            InputFormat::Auto => ingest::Format::Auto,
+            InputFormat::Csv => ingest::Format::Csv,
+            InputFormat::Json => ingest::Format::Json,
+            InputFormat::OcppJsonl => ingest::Format::OcppJsonl,
+            InputFormat::OcppLog => ingest::Format::OcppLog,
+        },
+        sessions,
+        ocpp: OcppOptions {
+            cp: args.cp.clone(),
+            proto: args.proto.map(|p| match p {
+                ProtoArg::Ocpp16 => Proto::V16,
+                ProtoArg::Ocpp201 => Proto::V201,
+            }),
+            tz: args.tz,
+        },
     };
+    let mut frames = Frames::default();
 
     let mut batch = Batch::default();
     batch.stations.extend(station_meta.iter().cloned());
@@ -97,7 +110,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let start = done;
-        let result = ingest::read_input(input, format, &opts, &mut batch, &mut |pos| {
+        let result = ingest::read_input(input, &opts, &mut batch, &mut frames, &mut |pos| {
             bar.set_position(start + pos)
         });
         done += size;
@@ -108,9 +121,14 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     bar.suspend(|| note(global, n));
                 }
                 totals.files += 1;
-                totals.rows += report.rows_read;
-                totals.sessions += report.sessions;
-                totals.rejected += report.rejected;
+                if report.format.starts_with("ocpp") {
+                    totals.frames += report.rows_read;
+                    totals.frames_rejected += report.rejected;
+                } else {
+                    totals.rows += report.rows_read;
+                    totals.sessions += report.sessions;
+                    totals.rejected += report.rejected;
+                }
                 records.push((
                     hash,
                     SourceRecord {
@@ -132,13 +150,15 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
+    let ocpp = (!frames.is_empty()).then(|| frames.reconstruct(opts.ocpp.proto, &mut batch));
+    if let Some(o) = &ocpp {
+        totals.frames_rejected += o.unpaired;
+    }
+    let rejected = totals.rejected + totals.frames_rejected;
 
-    if args.strict && totals.rejected > 0 {
+    if args.strict && rejected > 0 {
         show_first_rejects(&batch);
-        anyhow::bail!(
-            "{} rows rejected and --strict is set: nothing was stored",
-            totals.rejected
-        );
+        anyhow::bail!("{rejected} rows rejected and --strict is set: nothing was stored");
     }
 
     let now = Utc::now();
@@ -156,32 +176,10 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     txn.commit().context("cannot commit the ingest")?;
 
     if !global.quiet {
-        let sessions = &added[&Table::Sessions];
-        let mut summary = format!("read {}", ingest::count(totals.files, "file"));
-        if totals.skipped > 0 {
-            summary += &format!(
-                " ({} skipped: already ingested; --force reads them again)",
-                totals.skipped
-            );
-        }
-        summary += &format!(
-            ": {} rows, {} sessions ({} new, {} already stored), {} rejected",
-            totals.rows,
-            totals.sessions,
-            sessions.added(),
-            sessions.offered - sessions.added(),
-            totals.rejected
+        note(
+            global,
+            &summary(&totals, ocpp.as_ref(), &added, station_meta.len()),
         );
-        if totals.rejected > 0 {
-            summary += " (see `evmon rejects`)";
-        }
-        let st = &added[&Table::Stations];
-        if !station_meta.is_empty() {
-            summary += &format!("; {} stations in metadata", station_meta.len());
-        } else if st.added() > 0 {
-            summary += &format!("; {} stations seen", st.added());
-        }
-        note(global, &summary);
     }
     if failed > 0 {
         anyhow::bail!(
@@ -196,9 +194,66 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 struct Totals {
     files: u64,
     skipped: u64,
+    /// CSV/JSON session rows.
     rows: u64,
     sessions: u64,
     rejected: u64,
+    /// OCPP frames.
+    frames: u64,
+    frames_rejected: u64,
+}
+
+/// The one-line summary: what was read, what came of it, what was new.
+fn summary(
+    t: &Totals,
+    ocpp: Option<&OcppReport>,
+    added: &HashMap<Table, MergeStats>,
+    metadata: usize,
+) -> String {
+    let mut out = format!("read {}", ingest::count(t.files, "file"));
+    if t.skipped > 0 {
+        out += &format!(
+            " ({} skipped: already ingested; --force reads them again)",
+            t.skipped
+        );
+    }
+    let mut parts = Vec::new();
+    if t.rows > 0 || ocpp.is_none() {
+        parts.push(format!(
+            "{} rows, {} sessions, {} rejected",
+            t.rows, t.sessions, t.rejected
+        ));
+    }
+    if let Some(o) = ocpp {
+        parts.push(format!(
+            "{} OCPP frames ({} duplicates, {} rejected): {} sessions ({} open), {} meter values, {} events",
+            t.frames,
+            o.duplicates,
+            t.frames_rejected,
+            o.sessions,
+            o.open_sessions,
+            o.meter_values,
+            o.events
+        ));
+    }
+    out += ": ";
+    out += &parts.join("; ");
+    let s = &added[&Table::Sessions];
+    out += &format!(
+        "; stored {} new sessions ({} already stored)",
+        s.added(),
+        s.offered - s.added()
+    );
+    if t.rejected + t.frames_rejected > 0 {
+        out += " (rejects: `evmon rejects`)";
+    }
+    let st = &added[&Table::Stations];
+    if metadata > 0 {
+        out += &format!("; {metadata} stations in metadata");
+    } else if st.added() > 0 {
+        out += &format!("; {} stations seen", st.added());
+    }
+    out
 }
 
 fn note(global: &GlobalArgs, message: &str) {

@@ -16,6 +16,8 @@ pub struct SessionRow {
     pub station_id: String,
     pub connector_id: Option<i32>,
     pub id_tag: Option<String>,
+    /// What the back-office answered for the id tag (Accepted, Blocked, ...).
+    pub auth_status: Option<String>,
     pub start: DateTime<Utc>,
     pub stop: Option<DateTime<Utc>>,
     pub charging_end: Option<DateTime<Utc>>,
@@ -152,6 +154,7 @@ impl Batch {
                         str_column(STATION_ID, r.iter().map(|s| Some(s.station_id.as_str()))),
                         i32_column(CONNECTOR_ID, r.iter().map(|s| s.connector_id)),
                         str_column(ID_TAG, r.iter().map(|s| s.id_tag.as_deref())),
+                        str_column(AUTH_STATUS, r.iter().map(|s| s.auth_status.as_deref())),
                         dt_column(START, r.iter().map(|s| Some(micros(&s.start)))),
                         dt_column(STOP, r.iter().map(|s| s.stop.as_ref().map(micros))),
                         dt_column(
@@ -259,6 +262,7 @@ mod tests {
             station_id: "A".into(),
             connector_id: Some(1),
             id_tag: None,
+            auth_status: None,
             start: now,
             stop: None,
             charging_end: None,

@@ -8,6 +8,7 @@
 pub mod acn;
 pub mod batch;
 pub mod csv;
+pub mod ocpp;
 pub mod presets;
 pub mod sessions;
 pub mod stations;
@@ -65,11 +66,11 @@ pub enum IngestError {
         line: u64,
         message: String,
     },
-    #[error("{path}: {what} is not supported by this version of evmon; {hint}")]
-    Unsupported {
+    #[error("{path}:{line}: {message}")]
+    Ocpp {
         path: String,
-        what: &'static str,
-        hint: &'static str,
+        line: u64,
+        message: String,
     },
     #[error("{path}: cannot tell what kind of file this is ({detail}); pass --format")]
     UnknownFormat { path: String, detail: String },
@@ -375,8 +376,13 @@ pub fn detect_format(input: &Input) -> Result<Format, IngestError> {
     let head = input.head(8192)?;
     let text = String::from_utf8_lossy(&head);
     let text = text.trim_start_matches('\u{feff}').trim_start();
-    let looks_ocpp = text.contains("\"msg\"") || text.starts_with("[2,") || text.starts_with("[3,");
+    let looks_ocpp = text.contains("\"msg\"") || text.contains("\"message\"");
+    let log_frames = text.lines().take(20).any(|l| {
+        let l = l.trim_start();
+        !l.starts_with('{') && (l.contains("[2,") || l.contains("[3,") || l.contains("[2, \""))
+    });
     Ok(match ext.as_str() {
+        "log" | "txt" if log_frames => Format::OcppLog,
         "csv" | "tsv" | "txt" if !text.starts_with('{') => Format::Csv,
         "log" => Format::OcppLog,
         "jsonl" | "ndjson" | "json" if looks_ocpp => Format::OcppJsonl,
@@ -389,6 +395,7 @@ pub fn detect_format(input: &Input) -> Result<Format, IngestError> {
             }
         }
         _ if head.is_empty() => Format::Csv,
+        _ if log_frames => Format::OcppLog,
         _ if head.iter().take(512).filter(|b| **b == 0).count() > 0 && !is_utf16(&head) => {
             return Err(IngestError::UnknownFormat {
                 path: input.name.to_string(),
@@ -403,12 +410,22 @@ fn is_utf16(head: &[u8]) -> bool {
     head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF")
 }
 
-/// Read one input into `batch`. `progress` receives bytes read so far.
+/// Everything that shapes how inputs are read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub format: Format,
+    pub sessions: SessionOptions,
+    pub ocpp: ocpp::OcppOptions,
+}
+
+/// Read one input: session exports into `batch`, OCPP frames into
+/// `frames` (reconstructed once every input is read). `progress` receives
+/// bytes read so far.
 pub fn read_input(
     input: &Input,
-    format: Format,
-    opts: &SessionOptions,
+    opts: &ReadOptions,
     batch: &mut Batch,
+    frames: &mut ocpp::Frames,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileReport, IngestError> {
     // UTF-16 files (some Windows tools) are transcoded to UTF-8 first.
@@ -423,28 +440,39 @@ pub fn read_input(
             name: input.name.clone(),
             data: InputData::Memory(Arc::new(utf8)),
         };
-        let mut report = read_input(&decoded, format, opts, batch, progress)?;
+        let mut report = read_input(&decoded, opts, batch, frames, progress)?;
         report.notes.push(format!("{}: read as UTF-16", input.name));
         return Ok(report);
     }
-    let format = match format {
+    let format = match opts.format {
         Format::Auto => detect_format(input)?,
         f => f,
     };
     match format {
         Format::Csv | Format::Auto => {
-            csv::read_csv(input.open()?, &input.name, opts, batch, progress)
+            csv::read_csv(input.open()?, &input.name, &opts.sessions, batch, progress)
         }
         Format::Json => {
             let mut bytes = Vec::new();
             input.open()?.read_to_end(&mut bytes).map_err(input.io())?;
             let text = String::from_utf8_lossy(&bytes);
-            acn::read_json(&text, &input.name, opts, batch)
+            acn::read_json(&text, &input.name, &opts.sessions, batch)
         }
-        Format::OcppJsonl | Format::OcppLog => Err(IngestError::Unsupported {
-            path: input.name.to_string(),
-            what: "OCPP message dumps",
-            hint: "OCPP ingest is being built; for now ingest CSV or JSON session exports",
-        }),
+        Format::OcppJsonl | Format::OcppLog => {
+            let layout = if format == Format::OcppJsonl {
+                ocpp::Layout::Envelope
+            } else {
+                ocpp::Layout::Log
+            };
+            ocpp::read_frames(
+                input.open()?,
+                &input.name,
+                layout,
+                &opts.ocpp,
+                frames,
+                batch,
+                progress,
+            )
+        }
     }
 }

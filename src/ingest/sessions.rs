@@ -425,6 +425,7 @@ impl SessionMapper {
             station_id: station,
             connector_id,
             id_tag,
+            auth_status: None,
             start,
             stop,
             charging_end,

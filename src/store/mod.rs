@@ -530,7 +530,14 @@ fn conform(table: Table, df: DataFrame) -> Result<DataFrame, StoreError> {
 
 /// Keep one row per natural key: the one sorting last on the table's
 /// preference columns, then order rows by the table's sort columns.
+/// Sessions reconstructed from OCPP are combined instead (see
+/// [`combine_ocpp_sessions`]).
 pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
+    let df = if table == Table::Sessions {
+        combine_ocpp_sessions(df)?
+    } else {
+        df
+    };
     let key: Vec<PlSmallStr> = table.key_columns().iter().map(|c| (*c).into()).collect();
     let order: Vec<PlSmallStr> = table
         .key_columns()
@@ -578,6 +585,74 @@ fn write_manifest(root: &Path, manifest: &Manifest) -> Result<(), StoreError> {
     fs::rename(&tmp, &path).map_err(io_err(&path, "replace"))?;
     sync_dir(root);
     Ok(())
+}
+
+/// OCPP sessions seen in several runs (the start in one log, the stop in the
+/// next) are one session: rows with the same `session_uid` are combined
+/// field by field, earliest start and its meter reading, earliest stop,
+/// latest charging end, highest power, and the energy recomputed from the
+/// first and last register readings. Combining is idempotent and does not
+/// depend on the order rows arrive in. CSV rows are left to `dedupe`.
+pub fn combine_ocpp_sessions(df: DataFrame) -> PolarsResult<DataFrame> {
+    use crate::schema::col as c;
+    let is_ocpp = col(c::SOURCE).str().starts_with(lit("ocpp"));
+    let csv_rows = df.clone().lazy().filter(is_ocpp.clone().not());
+    let first = |name: &str| col(name).drop_nulls().first().alias(name);
+    // The register reading at the end of what each row saw.
+    let end_reading = col(c::METER_STOP_WH).fill_null(col(c::METER_START_WH) + col(c::ENERGY_WH));
+    let ocpp_rows = df
+        .lazy()
+        .filter(is_ocpp)
+        .sort(
+            [c::START, c::SOURCE_FILE, c::SOURCE_LINE],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .with_column(end_reading.alias("__end_reading"))
+        .group_by_stable([col(c::SESSION_UID)])
+        .agg([
+            first(c::TRANSACTION_ID),
+            first(c::STATION_ID),
+            first(c::CONNECTOR_ID),
+            first(c::ID_TAG),
+            // Any answer other than Accepted outranks Accepted.
+            col(c::AUTH_STATUS)
+                .drop_nulls()
+                .sort(SortOptions::default())
+                .last()
+                .alias(c::AUTH_STATUS),
+            col(c::START).min(),
+            col(c::STOP).min(),
+            col(c::CHARGING_END).max(),
+            first(c::METER_START_WH),
+            col(c::METER_STOP_WH)
+                .drop_nulls()
+                .last()
+                .alias(c::METER_STOP_WH),
+            col(c::ENERGY_WH).max().alias("__max_energy"),
+            col("__end_reading").max(),
+            col(c::MAX_POWER_W).max(),
+            first(c::STOP_REASON),
+            first(c::SOURCE),
+            first(c::SOURCE_FILE),
+            first(c::SOURCE_LINE),
+        ])
+        .with_column(
+            when(
+                (col("__end_reading") - col(c::METER_START_WH))
+                    .gt_eq(lit(0.0))
+                    .and(col("__max_energy").is_not_null()),
+            )
+            .then(col("__end_reading") - col(c::METER_START_WH))
+            .otherwise(col("__max_energy"))
+            .alias(c::ENERGY_WH),
+        );
+    let schema = Table::Sessions.schema();
+    let columns: Vec<Expr> = schema.iter_names().map(|n| col(n.clone())).collect();
+    concat(
+        [csv_rows.select(columns.clone()), ocpp_rows.select(columns)],
+        UnionArgs::default(),
+    )?
+    .collect()
 }
 
 fn sync_dir(dir: &Path) {

@@ -1,0 +1,236 @@
+//! OCPP 1.6J and 2.0.1 message dumps: frames are read file by file, then
+//! reconstructed together (sessions span files, and files may come in any
+//! order).
+//!
+//! Facts, enums and pitfalls: `reference/ocpp-and-datasets.md` §1–3, §5.10.
+
+pub mod frame;
+pub mod messages;
+pub mod reconstruct;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+
+use super::batch::{Batch, RejectRow};
+use super::{FileReport, IngestError};
+pub use frame::{Frame, Proto};
+pub use reconstruct::OcppReport;
+
+/// A line longer than this is refused without being parsed.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// Options for OCPP dumps.
+#[derive(Debug, Clone, Default)]
+pub struct OcppOptions {
+    /// Charge point id for files that do not name it (`--cp`).
+    pub cp: Option<String>,
+    /// Protocol version when the dump does not say (`--proto`).
+    pub proto: Option<Proto>,
+    /// Zone of log timestamps without an offset (`--tz`).
+    pub tz: Option<Tz>,
+}
+
+/// Frames gathered from every OCPP file of a run.
+#[derive(Debug, Default)]
+pub struct Frames {
+    pub frames: Vec<Frame>,
+    pub files: Vec<Arc<str>>,
+    interner: frame::Interner,
+}
+
+impl Frames {
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Reconstruct sessions, meter values and events into `batch`.
+    pub fn reconstruct(self, proto: Option<Proto>, batch: &mut Batch) -> OcppReport {
+        reconstruct::reconstruct(self.frames, &self.files, proto, batch)
+    }
+}
+
+/// How the lines of a dump are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `{"ts","cp","dir","proto","msg"}` per line.
+    Envelope,
+    /// timestamp, direction, frame per line.
+    Log,
+}
+
+/// The charge point id a file name implies: `AMS-CP16-02.log` -> `AMS-CP16-02`.
+fn cp_from_name(name: &str) -> Option<String> {
+    let stem = Path::new(name).file_stem()?.to_string_lossy().to_string();
+    (!stem.is_empty() && stem != "<stdin>").then_some(stem)
+}
+
+/// Read one dump's frames. Bad lines go to `batch.rejects`.
+pub fn read_frames(
+    input: impl Read,
+    file: &Arc<str>,
+    layout: Layout,
+    opts: &OcppOptions,
+    acc: &mut Frames,
+    batch: &mut Batch,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileReport, IngestError> {
+    let file_index = acc.files.len() as u32;
+    acc.files.push(file.clone());
+    let cp: Option<Arc<str>> = opts
+        .cp
+        .clone()
+        .or_else(|| {
+            if layout == Layout::Log {
+                cp_from_name(file)
+            } else {
+                None
+            }
+        })
+        .map(|c| acc.interner.get(&c));
+    let mut report = FileReport::new(match layout {
+        Layout::Envelope => "ocpp/jsonl",
+        Layout::Log => "ocpp/log",
+    });
+    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    let mut bytes = 0u64;
+    let mut not_frames = 0u64;
+    loop {
+        buf.clear();
+        let n = read_line_limited(&mut reader, &mut buf, MAX_LINE_BYTES).map_err(|source| {
+            IngestError::Io {
+                path: file.to_string(),
+                source,
+            }
+        })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        bytes += n as u64;
+        if line_no.is_multiple_of(4096) {
+            progress(bytes);
+        }
+        let reject = |batch: &mut Batch, report: &mut FileReport, reason: String, raw: &[u8]| {
+            report.rows_read += 1;
+            report.rejected += 1;
+            let raw = String::from_utf8_lossy(&raw[..raw.len().min(2048)]).into_owned();
+            batch.rejects.push(RejectRow {
+                source_file: file.clone(),
+                line: line_no,
+                field: None,
+                reason,
+                raw,
+            });
+        };
+        if buf.len() > MAX_LINE_BYTES {
+            reject(
+                batch,
+                &mut report,
+                format!("line is longer than {MAX_LINE_BYTES} bytes"),
+                &buf,
+            );
+            continue;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let ctx = frame::LineContext {
+            file: file_index,
+            line: line_no,
+            cp: cp.as_ref(),
+            proto: opts.proto,
+            tz: opts.tz,
+        };
+        let parsed = match layout {
+            Layout::Envelope => frame::parse_envelope_line(&text, &ctx, &mut acc.interner),
+            Layout::Log => frame::parse_log_line(&text, &ctx, &mut acc.interner),
+        };
+        match parsed {
+            Ok(f) => {
+                report.rows_read += 1;
+                acc.frames.push(f);
+            }
+            Err(frame::LineError::Skip) => {}
+            Err(frame::LineError::NotAFrame) => not_frames += 1,
+            Err(frame::LineError::Bad(reason)) => {
+                reject(batch, &mut report, reason, text.trim_end().as_bytes())
+            }
+            Err(frame::LineError::Fatal(message)) => {
+                return Err(IngestError::Ocpp {
+                    path: file.to_string(),
+                    line: line_no,
+                    message,
+                })
+            }
+        }
+    }
+    progress(bytes);
+    if not_frames > 0 {
+        report.notes.push(format!(
+            "{file}: {} without an OCPP frame skipped (other log output)",
+            super::count(not_frames, "line")
+        ));
+    }
+    if line_no == 0 {
+        report
+            .notes
+            .push(format!("{file} is empty: nothing to ingest"));
+    }
+    Ok(report)
+}
+
+/// Read up to and including `\n`, but keep at most `limit + 1` bytes: an
+/// absurdly long line is consumed without being held in memory.
+fn read_line_limited(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(total);
+        }
+        let (used, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = (limit + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..used.min(room)]);
+        r.consume(used);
+        total += used;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_not_buffered() {
+        let data = format!("{}\nshort\n", "x".repeat(100));
+        let mut r = BufReader::with_capacity(8, data.as_bytes());
+        let mut buf = Vec::new();
+        assert_eq!(read_line_limited(&mut r, &mut buf, 10).unwrap(), 101);
+        assert_eq!(buf.len(), 11);
+        buf.clear();
+        assert_eq!(read_line_limited(&mut r, &mut buf, 10).unwrap(), 6);
+        assert_eq!(buf, b"short\n");
+    }
+
+    #[test]
+    fn cp_from_file_names() {
+        assert_eq!(
+            cp_from_name("logs/AMS-CP16-02.log").as_deref(),
+            Some("AMS-CP16-02")
+        );
+        assert_eq!(cp_from_name("<stdin>"), None);
+    }
+}
