@@ -31,18 +31,19 @@ pub struct SessionRow {
     pub source_line: Option<u64>,
 }
 
-/// One sampled value (long format).
+/// One sampled value (long format). Text is shared: a dump has millions of
+/// values but few distinct stations, sessions and measurands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeterValueRow {
-    pub session_uid: Option<String>,
-    pub station_id: String,
+    pub session_uid: Option<Arc<str>>,
+    pub station_id: Arc<str>,
     pub connector_id: Option<i32>,
     pub ts: DateTime<Utc>,
-    pub measurand: String,
-    pub phase: Option<String>,
-    pub context: Option<String>,
+    pub measurand: Arc<str>,
+    pub phase: Option<Arc<str>>,
+    pub context: Option<Arc<str>>,
     pub value: f64,
-    pub unit: String,
+    pub unit: Arc<str>,
     pub source_file: Arc<str>,
 }
 
@@ -178,14 +179,14 @@ impl Batch {
                     r.len(),
                     vec![
                         str_column(SESSION_UID, r.iter().map(|m| m.session_uid.as_deref())),
-                        str_column(STATION_ID, r.iter().map(|m| Some(m.station_id.as_str()))),
+                        str_column(STATION_ID, r.iter().map(|m| Some(&*m.station_id))),
                         i32_column(CONNECTOR_ID, r.iter().map(|m| m.connector_id)),
                         dt_column(TS, r.iter().map(|m| Some(micros(&m.ts)))),
-                        str_column(MEASURAND, r.iter().map(|m| Some(m.measurand.as_str()))),
+                        str_column(MEASURAND, r.iter().map(|m| Some(&*m.measurand))),
                         str_column(PHASE, r.iter().map(|m| m.phase.as_deref())),
                         str_column(CONTEXT, r.iter().map(|m| m.context.as_deref())),
                         f64_column(VALUE, r.iter().map(|m| Some(m.value))),
-                        str_column(UNIT, r.iter().map(|m| Some(m.unit.as_str()))),
+                        str_column(UNIT, r.iter().map(|m| Some(&*m.unit))),
                         str_column(SOURCE_FILE, r.iter().map(|m| Some(&*m.source_file))),
                     ],
                 )

@@ -57,27 +57,35 @@ impl Proto {
     }
 }
 
-/// A CALL, typed by action.
+/// A CALL, typed by action. Payloads are boxed so that the many small
+/// frames (heartbeats, empty results) stay small.
 #[derive(Debug, Clone)]
 pub enum Call {
-    StartTransaction(StartTransaction),
-    StopTransaction(StopTransaction),
-    MeterValues(MeterValues),
-    TransactionEvent(TransactionEvent),
-    StatusNotification(StatusNotification),
-    Authorize(Authorize),
-    BootNotification(BootNotification),
+    StartTransaction(Box<StartTransaction>),
+    StopTransaction(Box<StopTransaction>),
+    MeterValues(Box<MeterValues>),
+    TransactionEvent(Box<TransactionEvent>),
+    StatusNotification(Box<StatusNotification>),
+    Authorize(Box<Authorize>),
+    BootNotification(Box<BootNotification>),
     Heartbeat,
-    NotifyEvent(NotifyEvent),
+    NotifyEvent(Box<NotifyEvent>),
     /// A known action evmon does not use (ChangeConfiguration, ...).
     Other,
 }
 
 #[derive(Debug, Clone)]
 pub enum Body {
-    Call { action: Arc<str>, call: Box<Call> },
-    Result(Box<ResultInfo>),
-    Error { code: String, description: String },
+    Call {
+        action: Arc<str>,
+        call: Call,
+    },
+    /// `None` when the result carries nothing evmon uses (most are `{}`).
+    Result(Option<Box<ResultInfo>>),
+    Error {
+        code: String,
+        description: String,
+    },
 }
 
 /// One frame of a dump.
@@ -580,14 +588,14 @@ pub fn parse_frame(
             }
             let call = parse_call(&action, parts[3].get())?;
             Body::Call {
-                action: Arc::from(action.as_str()),
-                call: Box::new(call),
+                action: intern(&action),
+                call,
             }
         }
         3 => {
             arity(3, "CALLRESULT")?;
             let info: ResultInfo = serde_json::from_str(parts[2].get()).unwrap_or_default();
-            Body::Result(Box::new(info))
+            Body::Result((info != ResultInfo::default()).then(|| Box::new(info)))
         }
         // 5 is OCPP 2.1's CALLRESULTERROR.
         4 | 5 => {
@@ -625,20 +633,13 @@ fn typed<'a, T: Deserialize<'a>>(action: &str, payload: &'a str) -> Result<T, Li
     serde_json::from_str(payload).map_err(|e| LineError::Bad(format!("{action}: {e}")))
 }
 
-/// Every sampled value must be a number (or signed data): otherwise the
-/// frame is refused rather than half-used.
-fn check_samples(action: &str, values: &[MeterValue]) -> Result<(), LineError> {
-    for mv in values {
-        for sv in &mv.sampled_value {
-            if sv.format.as_deref() != Some("SignedData") && sv.value.value().is_none() {
-                return Err(LineError::Bad(format!(
-                    "{action}: sampled value '{}' is not a number",
-                    sv.value.text()
-                )));
-            }
-        }
-    }
-    Ok(())
+/// Normalise a message's sampled values now and drop their raw form: a
+/// value that is not a number refuses the frame rather than half-using it.
+fn compact(action: &str, values: &mut Vec<MeterValue>) -> Result<Samples, LineError> {
+    let samples =
+        normalise_all(values).map_err(|why| LineError::Bad(format!("{action}: {why}")))?;
+    *values = Vec::new();
+    Ok(samples)
 }
 
 fn parse_call(action: &str, payload: &str) -> Result<Call, LineError> {
@@ -651,34 +652,34 @@ fn parse_call(action: &str, payload: &str) -> Result<Call, LineError> {
                     s.meter_start.text()
                 )));
             }
-            Call::StartTransaction(s)
+            Call::StartTransaction(Box::new(s))
         }
         "StopTransaction" => {
-            let s: StopTransaction = typed(action, payload)?;
+            let mut s: StopTransaction = typed(action, payload)?;
             if s.meter_stop.value().is_none() {
                 return Err(LineError::Bad(format!(
                     "StopTransaction: meterStop '{}' is not a number",
                     s.meter_stop.text()
                 )));
             }
-            check_samples(action, &s.transaction_data)?;
-            Call::StopTransaction(s)
+            s.samples = compact(action, &mut s.transaction_data)?;
+            Call::StopTransaction(Box::new(s))
         }
         "MeterValues" => {
-            let m: MeterValues = typed(action, payload)?;
-            check_samples(action, &m.meter_value)?;
-            Call::MeterValues(m)
+            let mut m: MeterValues = typed(action, payload)?;
+            m.samples = compact(action, &mut m.meter_value)?;
+            Call::MeterValues(Box::new(m))
         }
         "TransactionEvent" => {
-            let t: TransactionEvent = typed(action, payload)?;
-            check_samples(action, &t.meter_value)?;
-            Call::TransactionEvent(t)
+            let mut t: TransactionEvent = typed(action, payload)?;
+            t.samples = compact(action, &mut t.meter_value)?;
+            Call::TransactionEvent(Box::new(t))
         }
-        "StatusNotification" => Call::StatusNotification(typed(action, payload)?),
-        "Authorize" => Call::Authorize(typed(action, payload)?),
-        "BootNotification" => Call::BootNotification(typed(action, payload)?),
+        "StatusNotification" => Call::StatusNotification(Box::new(typed(action, payload)?)),
+        "Authorize" => Call::Authorize(Box::new(typed(action, payload)?)),
+        "BootNotification" => Call::BootNotification(Box::new(typed(action, payload)?)),
         "Heartbeat" => Call::Heartbeat,
-        "NotifyEvent" => Call::NotifyEvent(typed(action, payload)?),
+        "NotifyEvent" => Call::NotifyEvent(Box::new(typed(action, payload)?)),
         _ => Call::Other,
     })
 }
@@ -710,7 +711,7 @@ mod tests {
         assert_eq!(f.dir, Some(Dir::FromCp));
         assert_eq!(f.proto, Some(Proto::V16));
         assert!(
-            matches!(&f.body, Body::Call { call, .. } if matches!(**call, Call::StopTransaction(ref s) if s.transaction_id.0 == "1706601047"))
+            matches!(&f.body, Body::Call { call: Call::StopTransaction(s), .. } if s.transaction_id.0 == "1706601047")
         );
         // msg as a string holding the frame, CitrineOS-style keys.
         let f = parse_envelope_line(

@@ -8,7 +8,10 @@
 //! `10^multiplier`. Values may arrive as JSON strings or numbers in either
 //! version (chargers differ from the schemas).
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, Visitor};
@@ -154,6 +157,9 @@ pub struct StopTransaction {
     pub reason: Option<String>,
     #[serde(default)]
     pub transaction_data: Vec<MeterValue>,
+    /// `transaction_data`, normalised (the raw form is dropped after parsing).
+    #[serde(skip)]
+    pub samples: Samples,
 }
 
 /// MeterValues.req, 1.6 (connectorId, transactionId) or 2.0.1 (evseId).
@@ -165,6 +171,8 @@ pub struct MeterValues {
     pub transaction_id: Option<Id>,
     #[serde(default)]
     pub meter_value: Vec<MeterValue>,
+    #[serde(skip)]
+    pub samples: Samples,
 }
 
 /// 2.0.1 TransactionEvent.req
@@ -181,6 +189,8 @@ pub struct TransactionEvent {
     pub id_token: Option<IdToken>,
     #[serde(default)]
     pub meter_value: Vec<MeterValue>,
+    #[serde(skip)]
+    pub samples: Samples,
 }
 
 /// StatusNotification.req, 1.6 (status, errorCode) or 2.0.1 (connectorStatus).
@@ -299,16 +309,67 @@ impl ResultInfo {
     }
 }
 
-/// A sampled value, normalised.
+/// A sampled value, normalised. Text fields are interned: millions of
+/// samples share a handful of strings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub ts: DateTime<Utc>,
-    pub measurand: String,
-    pub phase: Option<String>,
-    pub context: Option<String>,
+    pub measurand: Arc<str>,
+    pub phase: Option<Arc<str>>,
+    pub context: Option<Arc<str>>,
     /// In `unit` (Wh, W, A, V, varh, var, VA, VAh, Hz, %, or as sent).
     pub value: f64,
-    pub unit: String,
+    pub unit: Arc<str>,
+}
+
+/// The normalised samples of a message, and how many signed values
+/// (which carry no plain number) were skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    pub values: Vec<Sample>,
+    pub signed: u32,
+}
+
+thread_local! {
+    static INTERNED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+/// One shared copy of each distinct string.
+pub fn intern(s: &str) -> Arc<str> {
+    INTERNED.with(|set| {
+        let mut set = set.borrow_mut();
+        if let Some(a) = set.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        set.insert(a.clone());
+        a
+    })
+}
+
+/// Normalise every sampled value of `values`; a value that is not a number
+/// fails the whole message (it is refused, not half-used).
+pub fn normalise_all(values: &[MeterValue]) -> Result<Samples, String> {
+    let mut out = Samples::default();
+    for mv in values {
+        let ts = match crate::timeutil::parse_timestamp(
+            &mv.timestamp,
+            crate::timeutil::DateOrder::Ymd,
+        ) {
+            Ok(crate::timeutil::Stamp::Absolute(t)) => t,
+            // OCPP times must carry an offset; a naive one is read as UTC.
+            Ok(crate::timeutil::Stamp::Naive(n)) => DateTime::from_naive_utc_and_offset(n, Utc),
+            Err(e) => return Err(format!("meterValue timestamp: {e}")),
+        };
+        for sv in &mv.sampled_value {
+            match normalise(sv, ts) {
+                Ok(s) => out.values.push(s),
+                Err(SampleError::Signed) => out.signed += 1,
+                Err(SampleError::Bad(why)) => return Err(why),
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub const ENERGY_REGISTER: &str = "Energy.Active.Import.Register";
@@ -334,31 +395,28 @@ pub fn normalise(sv: &SampledValue, ts: DateTime<Utc>) -> Result<Sample, SampleE
             sv.value.text()
         ))
     })?;
-    let measurand = sv
-        .measurand
-        .clone()
-        .unwrap_or_else(|| ENERGY_REGISTER.to_string());
+    let measurand = sv.measurand.as_deref().unwrap_or(ENERGY_REGISTER);
     let (unit, multiplier) = match &sv.unit_of_measure {
-        Some(u) => (u.unit.clone(), u.multiplier.unwrap_or(0)),
-        None => (sv.unit.clone(), 0),
+        Some(u) => (u.unit.as_deref(), u.multiplier.unwrap_or(0)),
+        None => (sv.unit.as_deref(), 0),
     };
-    let unit = unit.unwrap_or_else(|| default_unit(&measurand).to_string());
+    let unit = unit.unwrap_or_else(|| default_unit(measurand));
     if !(-9..=9).contains(&multiplier) {
         return Err(SampleError::Bad(format!(
             "unit multiplier {multiplier} is out of range"
         )));
     }
-    let (base, factor) = base_unit(&unit);
+    let (base, factor) = base_unit(unit);
     let value = raw * factor * 10f64.powi(multiplier);
     // Sub-mWh noise from kWh→Wh conversions helps nobody.
     let value = (value * 1000.0).round() / 1000.0;
     Ok(Sample {
         ts,
-        measurand,
-        phase: sv.phase.clone(),
-        context: sv.context.clone(),
+        measurand: intern(measurand),
+        phase: sv.phase.as_deref().map(intern),
+        context: sv.context.as_deref().map(intern),
         value,
-        unit: base,
+        unit: intern(base),
     })
 }
 
@@ -387,7 +445,7 @@ fn default_unit(measurand: &str) -> &'static str {
 }
 
 /// The base unit and the factor to it: `kWh` -> (`Wh`, 1000).
-fn base_unit(unit: &str) -> (String, f64) {
+fn base_unit(unit: &str) -> (&str, f64) {
     let (base, factor) = match unit {
         "Wh" | "WH" | "wh" => ("Wh", 1.0),
         "kWh" | "KWH" | "kwh" | "KWh" => ("Wh", 1000.0),
@@ -406,9 +464,9 @@ fn base_unit(unit: &str) -> (String, f64) {
         "Percent" | "%" => ("%", 1.0),
         "Hertz" | "Hz" => ("Hz", 1.0),
         "Celcius" | "Celsius" => ("Celsius", 1.0),
-        other => return (other.to_string(), 1.0),
+        other => (other, 1.0),
     };
-    (base.to_string(), factor)
+    (base, factor)
 }
 
 #[cfg(test)]
@@ -429,7 +487,7 @@ mod tests {
     fn defaults_units_and_multipliers() {
         let s = normalise(&sv(r#"{"value":"3792380"}"#), t()).unwrap();
         assert_eq!(
-            (s.measurand.as_str(), s.unit.as_str(), s.value),
+            (&*s.measurand, &*s.unit, s.value),
             (ENERGY_REGISTER, "Wh", 3_792_380.0)
         );
         let s = normalise(
@@ -445,7 +503,7 @@ mod tests {
             t(),
         )
         .unwrap();
-        assert_eq!((s.unit.as_str(), s.value), ("W", 7200.0));
+        assert_eq!((&*s.unit, s.value), ("W", 7200.0));
         // A number in 1.6 (OpenEVSE) is fine.
         let s = normalise(&sv(r#"{"value":52000}"#), t()).unwrap();
         assert_eq!(s.value, 52_000.0);
@@ -462,7 +520,7 @@ mod tests {
             t(),
         )
         .unwrap();
-        assert_eq!((s.unit.as_str(), s.phase.as_deref()), ("V", Some("L1-N")));
+        assert_eq!((&*s.unit, s.phase.as_deref()), ("V", Some("L1-N")));
     }
 
     #[test]

@@ -110,16 +110,16 @@ pub fn reconstruct(
         frames: frames.len() as u64,
         ..OcppReport::default()
     };
-    frames.sort_by(|a, b| (&a.cp, a.recv, a.file, a.line).cmp(&(&b.cp, b.recv, b.file, b.line)));
-    let mut i = 0;
-    while i < frames.len() {
-        let mut j = i + 1;
-        while j < frames.len() && frames[j].cp == frames[i].cp {
-            j += 1;
-        }
+    // Charge points in descending order, each one's frames in time order:
+    // the last charge point's frames can then be split off the end, and each
+    // group is freed as soon as it is reconstructed.
+    frames.sort_by(|a, b| (&b.cp, a.recv, a.file, a.line).cmp(&(&a.cp, b.recv, b.file, b.line)));
+    while let Some(last) = frames.last() {
+        let cp = last.cp.clone();
+        let n = frames.iter().rev().take_while(|f| f.cp == cp).count();
+        let group = frames.split_off(frames.len() - n);
         report.charge_points += 1;
-        ChargePoint::new(&frames[i..j], files, proto_override).run(batch, &mut report);
-        i = j;
+        ChargePoint::new(&group, files, proto_override).run(batch, &mut report);
     }
     report
 }
@@ -143,7 +143,7 @@ fn type_id(b: &Body) -> u8 {
 /// is the same message re-sent.
 fn self_dated(b: &Body) -> bool {
     match b {
-        Body::Call { call, .. } => match &**call {
+        Body::Call { call, .. } => match call {
             Call::StartTransaction(_)
             | Call::StopTransaction(_)
             | Call::MeterValues(_)
@@ -237,7 +237,7 @@ impl<'a> ChargePoint<'a> {
                         Some(cands.remove(pos))
                     });
                     match (answered, body) {
-                        (Some(c), Body::Result(info)) => results[c] = Some(&**info),
+                        (Some(c), Body::Result(info)) => results[c] = info.as_deref(),
                         (Some(c), Body::Error { code, description }) => {
                             errors[c] = Some((code.as_str(), description.as_str()))
                         }
@@ -306,7 +306,7 @@ impl<'a> ChargePoint<'a> {
                     ..EventRow::default()
                 });
             }
-            match &**call {
+            match call {
                 Call::StartTransaction(s) => {
                     let tx_id = result
                         .and_then(|r| r.transaction_id.as_ref())
@@ -355,11 +355,12 @@ impl<'a> ChargePoint<'a> {
                     if tx.id_tag.is_none() {
                         tx.id_tag = s.id_tag.clone();
                     }
-                    let samples = normalise_all(&s.transaction_data, report);
-                    tx.samples.extend(samples);
+                    report.signed_skipped += s.samples.signed as u64;
+                    tx.samples.extend(s.samples.values.iter().cloned());
                 }
                 Call::MeterValues(m) => {
-                    let samples = normalise_all(&m.meter_value, report);
+                    report.signed_skipped += m.samples.signed as u64;
+                    let samples = m.samples.values.clone();
                     let connector = m.connector_id.or(m.evse_id);
                     match &m.transaction_id {
                         Some(id) if connector != Some(0) => {
@@ -421,8 +422,8 @@ impl<'a> ChargePoint<'a> {
                         }
                         _ => {}
                     }
-                    let samples = normalise_all(&t.meter_value, report);
-                    tx.samples.extend(samples);
+                    report.signed_skipped += t.samples.signed as u64;
+                    tx.samples.extend(t.samples.values.iter().cloned());
                 }
                 Call::StatusNotification(s) => {
                     report.events += 1;
@@ -619,7 +620,7 @@ impl<'a> ChargePoint<'a> {
         let charging_end = charging_end(meter_start, &registers, &power, max_power)
             .map(|t| t.max(start))
             .map(|t| tx.stop.map_or(t, |s| t.min(s)));
-        let uid = tx.uid.clone();
+        let uid: Arc<str> = Arc::from(tx.uid.as_str());
         let source_file = self
             .files
             .get(tx.file as usize)
@@ -629,7 +630,7 @@ impl<'a> ChargePoint<'a> {
             report.meter_values += 1;
             batch.meter_values.push(MeterValueRow {
                 session_uid: Some(uid.clone()),
-                station_id: self.cp.to_string(),
+                station_id: self.cp.clone(),
                 connector_id: tx.connector,
                 ts: s.ts,
                 measurand: s.measurand,
@@ -645,7 +646,7 @@ impl<'a> ChargePoint<'a> {
             report.open_sessions += 1;
         }
         batch.sessions.push(SessionRow {
-            session_uid: uid,
+            session_uid: tx.uid,
             transaction_id: Some(tx.tx_id),
             station_id: self.cp.to_string(),
             connector_id: tx.connector,
@@ -703,24 +704,6 @@ fn tx_index(
     txs.len() - 1
 }
 
-fn normalise_all(values: &[MeterValue], report: &mut OcppReport) -> Vec<Sample> {
-    let mut out = Vec::new();
-    for mv in values {
-        let Some(ts) = payload_time(&mv.timestamp) else {
-            continue;
-        };
-        for sv in &mv.sampled_value {
-            match normalise(sv, ts) {
-                Ok(s) => out.push(s),
-                Err(SampleError::Signed) => report.signed_skipped += 1,
-                // Frames with unreadable values were refused when parsed.
-                Err(SampleError::Bad(_)) => {}
-            }
-        }
-    }
-    out
-}
-
 /// One value per timestamp of a measurand: the value without a phase, or
 /// else the sum of its phases (never both, so nothing is counted twice).
 fn series(samples: &[Sample], measurand: &str) -> Vec<(DateTime<Utc>, f64)> {
@@ -728,7 +711,7 @@ fn series(samples: &[Sample], measurand: &str) -> Vec<(DateTime<Utc>, f64)> {
     let mut i = 0;
     let wanted: Vec<&Sample> = samples
         .iter()
-        .filter(|s| s.measurand == measurand)
+        .filter(|s| &*s.measurand == measurand)
         .collect();
     while i < wanted.len() {
         let ts = wanted[i].ts;
@@ -857,7 +840,7 @@ fn attribute(
                 report.meter_values += 1;
                 batch.meter_values.push(MeterValueRow {
                     session_uid: None,
-                    station_id: cp.to_string(),
+                    station_id: intern(cp),
                     connector_id: connector,
                     ts: sample.ts,
                     measurand: sample.measurand,
@@ -876,7 +859,7 @@ fn attribute(
 fn detect_proto(frames: &[Frame]) -> Proto {
     for f in frames {
         if let Body::Call { call, .. } = &f.body {
-            match &**call {
+            match call {
                 Call::TransactionEvent(_) | Call::NotifyEvent(_) => return Proto::V201,
                 Call::StartTransaction(_) | Call::StopTransaction(_) => return Proto::V16,
                 Call::BootNotification(b) if b.charging_station.is_some() => return Proto::V201,
@@ -901,11 +884,11 @@ mod tests {
     fn sample(ts: &str, measurand: &str, phase: Option<&str>, value: f64) -> Sample {
         Sample {
             ts: t(ts),
-            measurand: measurand.into(),
-            phase: phase.map(str::to_string),
+            measurand: intern(measurand),
+            phase: phase.map(intern),
             context: None,
             value,
-            unit: "Wh".into(),
+            unit: intern("Wh"),
         }
     }
 
