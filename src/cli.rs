@@ -71,6 +71,9 @@ pub enum Command {
         after_help = "Examples:\n  evmon sessions --since 7d\n  evmon sessions --since 2026-10-01 --until 2026-11-01 --station CP001 -o october.csv\n  evmon sessions --id-tag 04A1B2C3D4 --format json"
     )]
     Sessions(SessionsArgs),
+    /// Energy profile per station (site, connector, day, hour of week), maintenance hints, CO2
+    #[command(after_help = PROFILE_HELP)]
+    Profile(ProfileArgs),
     /// List events from OCPP dumps: status changes, authorizations, boots, faults, heartbeat gaps
     #[command(
         after_help = "Examples:\n  evmon events --since 7d --kind status\n  evmon events --station CP001 --kind heartbeat_gap,authorize --format json"
@@ -107,6 +110,23 @@ Examples:
   evmon ingest 'exports/*.csv' --stations stations.toml
   evmon ingest sites.csv --map station_id='Charger' --map start='Plug in' --map energy_kwh='kWh' --tz Europe/Berlin
   cat export.csv | evmon ingest -";
+
+const PROFILE_HELP: &str = "\
+Columns (station rows): sessions, kwh, kwh_per_day, mean_kwh, p95_kwh,
+mean_duration_h, charging_h, idle_h, idle_share, utilization (plugged-in
+time / window / connectors), peak_kw, rated_kw, peak_ratio,
+median_session_kw, first/last_session, days_without_session, faults,
+top_error_codes, rank_kwh_per_day, rank_power, co2_grid_kg, co2_avoided_kg,
+hints.
+
+Hints (--hints lists them with their evidence): underpowered,
+weaker_than_peers, recurring_faults, silent, idle_blocking, energy_drift.
+
+Examples:
+  evmon profile --since 30d
+  evmon profile --by hour-of-week --station CP001
+  evmon profile --hints --format json
+  evmon profile --plot profile.svg --grid-intensity-file nl-2026.csv";
 
 /// Output options shared by commands that print data.
 #[derive(Debug, Args)]
@@ -308,6 +328,119 @@ pub struct SessionsArgs {
     /// At most N sessions (the earliest first)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileBy {
+    Station,
+    Site,
+    Connector,
+    Day,
+    HourOfWeek,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    /// What each row stands for
+    #[arg(long, value_enum, default_value_t = ProfileBy::Station, value_name = "GROUP")]
+    pub by: ProfileBy,
+
+    /// Print the maintenance hints, one per row with its evidence, instead of the profile
+    #[arg(long)]
+    pub hints: bool,
+
+    /// Draw daily energy (top stations) and the hour-of-week heat map into FILE.svg
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Stations drawn in the daily energy plot
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub plot_top: usize,
+
+    /// Grid emissions in g CO2e per kWh (default 214: EEA, EU-27 2023)
+    #[arg(long, value_name = "G_PER_KWH")]
+    pub grid_intensity: Option<f64>,
+
+    /// Hourly grid intensity CSV: timestamp,g_per_kwh (joined on each hour's energy)
+    #[arg(long, value_name = "FILE")]
+    pub grid_intensity_file: Option<PathBuf>,
+
+    /// Tailpipe emissions of the petrol car an EV replaces, g CO2/km (default 121.6: EEA)
+    #[arg(long, value_name = "G_PER_KM")]
+    pub petrol_g_per_km: Option<f64>,
+
+    /// Energy an EV uses per km, charging losses included (default 0.18, an assumption)
+    #[arg(long, value_name = "KWH_PER_KM")]
+    pub ev_kwh_per_km: Option<f64>,
+
+    /// underpowered: peak power below this share of rated power
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        value_name = "RATIO",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_low_power: f64,
+
+    /// weaker_than_peers: median session power below this share of same-rating peers
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        value_name = "RATIO",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_peer_power: f64,
+
+    /// Sessions a station needs before power, idle and drift hints are judged
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_name = "N",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_min_sessions: u64,
+
+    /// recurring_faults: at least this many faults in the window
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_name = "N",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_faults: u64,
+
+    /// silent: no session for this many days while other stations had sessions
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_name = "DAYS",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_silent_days: i64,
+
+    /// energy_drift: change of mean kWh per session between the window's halves
+    #[arg(
+        long,
+        default_value_t = 0.3,
+        value_name = "RATIO",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_drift: f64,
+
+    /// idle_blocking: idle time above this share of plugged-in time
+    #[arg(
+        long,
+        default_value_t = 0.6,
+        value_name = "RATIO",
+        help_heading = "Hint thresholds"
+    )]
+    pub hint_idle_share: f64,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod cmd;
 pub mod ingest;
 pub mod output;
+pub mod plot;
+pub mod profile;
 pub mod schema;
 pub mod store;
 pub mod timeutil;
@@ -35,6 +37,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
         Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
+        Command::Profile(args) => cmd::profile::run(args, &cli.global),
         Command::Events(args) => cmd::events::run(args, &cli.global),
         Command::Rejects(args) => cmd::rejects::run(args, &cli.global),
         Command::Stations(args) => cmd::stations::run(args, &cli.global),

@@ -8,6 +8,7 @@ mod util;
 mod cli;
 mod ingest;
 mod ocpp;
+mod profile;
 mod robust;
 mod sessions;
 mod store;

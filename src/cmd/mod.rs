@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod ingest;
+pub mod profile;
 pub mod rejects;
 pub mod sessions;
 pub mod stations;

@@ -90,6 +90,8 @@ enum Value<'a> {
     Bool(bool),
     /// Microseconds since the epoch, UTC.
     Time(i64),
+    /// Days since the epoch.
+    Date(i32),
 }
 
 /// Typed read access to a column.
@@ -100,6 +102,7 @@ enum Reader<'a> {
     Float(Float64Chunked),
     Bool(&'a BooleanChunked),
     Time(Int64Chunked, i64),
+    Date(Int32Chunked),
     Other(Series),
 }
 
@@ -141,6 +144,13 @@ impl<'a> Reader<'a> {
                 let phys = s.cast(&DataType::Int64).expect("datetime physical");
                 Reader::Time(phys.i64().expect("i64").clone(), per_us)
             }
+            DataType::Date => Reader::Date(
+                s.cast(&DataType::Int32)
+                    .expect("date physical")
+                    .i32()
+                    .expect("i32")
+                    .clone(),
+            ),
             _ => Reader::Other(s.clone()),
         }
     }
@@ -155,6 +165,7 @@ impl<'a> Reader<'a> {
             Reader::Time(c, per_us) => c
                 .get(i)
                 .map(|v| Value::Time(if *per_us < 0 { v / 1000 } else { v * per_us })),
+            Reader::Date(c) => c.get(i).map(Value::Date),
             Reader::Other(s) => {
                 return match s.get(i) {
                     Ok(AnyValue::Null) | Err(_) => Value::Null,
@@ -164,6 +175,13 @@ impl<'a> Reader<'a> {
         };
         v.unwrap_or(Value::Null)
     }
+}
+
+fn date_text(days: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(chrono::Duration::days(days as i64)))
+        .map(|d| d.to_string())
+        .unwrap_or_default()
 }
 
 fn time_text(us: i64) -> String {
@@ -202,6 +220,7 @@ fn write_csv(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
                 Value::Float(f) => float_text(f),
                 Value::Bool(b) => b.to_string(),
                 Value::Time(us) => time_text(us),
+                Value::Date(d) => date_text(d),
             });
         }
         w.write_record(&row)?;
@@ -240,6 +259,11 @@ fn write_json(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
                 Value::Time(us) => {
                     line.push('"');
                     line.push_str(&time_text(us));
+                    line.push('"');
+                }
+                Value::Date(d) => {
+                    line.push('"');
+                    line.push_str(&date_text(d));
                     line.push('"');
                 }
             }
@@ -286,6 +310,7 @@ fn write_table(out: &mut dyn Write, df: &DataFrame, style: &TableStyle) -> io::R
                     .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
                     .unwrap_or_default(),
             ),
+            Value::Date(d) => Cell::new(date_text(d)),
         });
         table.add_row(cells);
     }

@@ -1,0 +1,1178 @@
+//! Station energy profiles: what each station (site, connector, day,
+//! hour of the week) delivered in a time window, how busy it was, how its
+//! power compares with its rating and its peers, its faults, maintenance
+//! hints with their evidence, and the CO2 its energy avoided.
+//!
+//! Aggregations are polars lazy queries over the store's sessions and
+//! events. Spreading a session's energy over the hours it charged (for the
+//! hour-of-week profile, daily energy and hourly grid intensity) is done
+//! per session in Rust, in each station's own time zone.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use polars::prelude::*;
+use thiserror::Error;
+
+use crate::schema::{col as c, utc_datetime};
+use crate::timeutil;
+
+#[derive(Debug, Error)]
+pub enum ProfileError {
+    #[error("cannot compute the profile: {0}")]
+    Polars(#[from] PolarsError),
+    #[error("{path}:{line}: {message}")]
+    Intensity {
+        path: String,
+        line: u64,
+        message: String,
+    },
+}
+
+/// What a profile row stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    #[default]
+    Station,
+    Site,
+    Connector,
+    Day,
+    HourOfWeek,
+}
+
+/// Thresholds of the maintenance hints (see the README for each rule).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HintRules {
+    /// `underpowered`: peak power below this share of the rated power.
+    pub low_power_ratio: f64,
+    /// `weaker_than_peers`: median session power below this share of the
+    /// median of stations with the same rating.
+    pub peer_power_ratio: f64,
+    /// Sessions a station needs before power or drift hints are judged.
+    pub min_sessions: u64,
+    /// `recurring_faults`: at least this many faults in the window.
+    pub fault_count: u64,
+    /// `silent`: no session for this many days while peers had sessions.
+    pub silent_days: i64,
+    /// `energy_drift`: mean kWh per session in the second half of the
+    /// window this much below (or above) the first half.
+    pub drift_ratio: f64,
+    /// `idle_blocking`: idle time above this share of plugged-in time.
+    pub idle_share: f64,
+}
+
+impl Default for HintRules {
+    fn default() -> Self {
+        HintRules {
+            low_power_ratio: 0.5,
+            peer_power_ratio: 0.5,
+            min_sessions: 5,
+            fault_count: 3,
+            silent_days: 3,
+            drift_ratio: 0.3,
+            idle_share: 0.6,
+        }
+    }
+}
+
+/// Emission factors. Defaults and their sources are in the README.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Co2Factors {
+    /// Grid emissions, g CO2e per kWh, when no hourly value applies.
+    pub grid_g_per_kwh: f64,
+    /// Tailpipe emissions of the petrol car the EV replaces, g CO2/km.
+    pub petrol_g_per_km: f64,
+    /// Energy the EV uses per km, charging losses included.
+    pub ev_kwh_per_km: f64,
+    /// Hourly grid intensity: hour start (seconds since the epoch, UTC) → g/kWh.
+    pub hourly: Option<BTreeMap<i64, f64>>,
+}
+
+/// EEA: EU-27 electricity was 510 gCO2e/kWh in 1990 and 58% below that in
+/// 2023, i.e. about 214 g/kWh.
+pub const DEFAULT_GRID_G_PER_KWH: f64 = 214.0;
+/// EEA: average new petrol car sold in the EU in 2017, 121.6 g CO2/km.
+pub const DEFAULT_PETROL_G_PER_KM: f64 = 121.6;
+/// An assumption (a mid-size EV with charging losses), not a sourced figure.
+pub const DEFAULT_EV_KWH_PER_KM: f64 = 0.18;
+
+impl Default for Co2Factors {
+    fn default() -> Self {
+        Co2Factors {
+            grid_g_per_kwh: DEFAULT_GRID_G_PER_KWH,
+            petrol_g_per_km: DEFAULT_PETROL_G_PER_KM,
+            ev_kwh_per_km: DEFAULT_EV_KWH_PER_KM,
+            hourly: None,
+        }
+    }
+}
+
+impl Co2Factors {
+    fn grid_at(&self, hour: i64) -> (f64, bool) {
+        match self.hourly.as_ref().and_then(|h| h.get(&hour)) {
+            Some(g) => (*g, true),
+            None => (self.grid_g_per_kwh, self.hourly.is_none()),
+        }
+    }
+}
+
+/// Read an hourly carbon-intensity CSV: `timestamp,g_per_kwh` (a header
+/// row is optional; timestamps RFC 3339, or naive UTC). Each value applies
+/// to the hour that contains its timestamp.
+pub fn read_intensity_csv(path: &str, text: &str) -> Result<BTreeMap<i64, f64>, ProfileError> {
+    let mut out = BTreeMap::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 1;
+        let err = |message: String| ProfileError::Intensity {
+            path: path.to_string(),
+            line,
+            message,
+        };
+        let record = record.map_err(|e| err(e.to_string()))?;
+        let ts = record.get(0).unwrap_or("").trim();
+        let value = record.get(1).unwrap_or("").trim();
+        let t = match timeutil::parse_timestamp(ts, timeutil::DateOrder::Ymd) {
+            Ok(timeutil::Stamp::Absolute(t)) => t,
+            Ok(timeutil::Stamp::Naive(n)) => Utc.from_utc_datetime(&n),
+            Err(_) if line == 1 => continue, // the header
+            Err(e) => return Err(err(format!("timestamp: {e}"))),
+        };
+        let g: f64 = value
+            .parse()
+            .ok()
+            .filter(|g: &f64| g.is_finite() && *g >= 0.0)
+            .ok_or_else(|| err(format!("g_per_kwh '{value}' is not a non-negative number")))?;
+        out.insert(t.timestamp().div_euclid(3600) * 3600, g);
+    }
+    Ok(out)
+}
+
+/// Everything a profile is computed from.
+pub struct ProfileInput {
+    /// Sessions in the store (any window; filtered here).
+    pub sessions: LazyFrame,
+    /// Events in the store.
+    pub events: LazyFrame,
+    /// Station metadata (all stations).
+    pub stations: DataFrame,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Only these stations (empty: all).
+    pub only: Vec<String>,
+}
+
+/// A maintenance hint with the evidence behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hint {
+    pub station_id: String,
+    pub hint: &'static str,
+    pub evidence: String,
+    pub rule: String,
+}
+
+/// The computed profile.
+pub struct Profile {
+    /// Rows for the requested grouping.
+    pub table: DataFrame,
+    pub hints: Vec<Hint>,
+    /// Daily energy per station in its local time: (station, day, kWh).
+    pub daily: Vec<(String, NaiveDate, f64)>,
+    /// Mean power (kW) by local weekday (0 = Monday) and hour, fleet-wide.
+    pub heat: [[f64; 24]; 7],
+    pub fleet: FleetSummary,
+}
+
+/// Fleet totals for the summary line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetSummary {
+    pub stations: usize,
+    pub sessions: u64,
+    pub kwh: f64,
+    pub co2_grid_kg: f64,
+    pub co2_avoided_kg: f64,
+    /// Hours with energy but no value in the hourly intensity file.
+    pub hours_without_intensity: u64,
+}
+
+fn hours(e: Expr) -> Expr {
+    e.dt().total_milliseconds(false).cast(DataType::Float64) / lit(3_600_000.0)
+}
+
+fn lit_time(t: DateTime<Utc>) -> Expr {
+    lit(t.timestamp_micros()).cast(utc_datetime())
+}
+
+/// Sessions starting in the window, with derived per-session columns.
+fn session_frame(input: &ProfileInput) -> LazyFrame {
+    let mut lf = input
+        .sessions
+        .clone()
+        .filter(col(c::START).gt_eq(lit_time(input.since)))
+        .filter(col(c::START).lt(lit_time(input.until)));
+    if !input.only.is_empty() {
+        lf = lf.filter(col(c::STATION_ID).is_in(
+            lit(Series::new("only".into(), &input.only)).implode(false),
+            false,
+        ));
+    }
+    // Plugged in until the stop; a session never stopped counts until its
+    // last sign of charging (not to the end of the window: such sessions
+    // are mostly lost StopTransactions).
+    let until = lit_time(input.until);
+    let last_seen = col(c::STOP)
+        .fill_null(col(c::CHARGING_END))
+        .fill_null(col(c::START));
+    let plug_end = when(last_seen.clone().gt(until.clone()))
+        .then(until)
+        .otherwise(last_seen);
+    let charging_h = hours(col(c::CHARGING_END) - col(c::START));
+    let duration_h = hours(col(c::STOP) - col(c::START));
+    lf.with_columns([
+        (col(c::ENERGY_WH) / lit(1000.0)).alias("kwh"),
+        duration_h.clone().alias("duration_h"),
+        hours(plug_end - col(c::START)).alias("plugged_h"),
+        charging_h.clone().alias("charging_h"),
+        hours(col(c::STOP) - col(c::CHARGING_END)).alias("idle_h"),
+        // The plugged-in time of sessions whose idle time is known.
+        when((col(c::STOP) - col(c::CHARGING_END)).is_not_null())
+            .then(hours(col(c::STOP) - col(c::START)))
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("idle_base_h"),
+        // Mean power while charging, else over the whole session.
+        (col(c::ENERGY_WH)
+            / lit(1000.0)
+            / when(charging_h.clone().gt(lit(0.0)))
+                .then(charging_h)
+                .otherwise(duration_h))
+        .alias("mean_kw"),
+    ])
+    .with_column(
+        when(col(c::MAX_POWER_W).is_not_null())
+            .then(col(c::MAX_POWER_W) / lit(1000.0))
+            .otherwise(col("mean_kw"))
+            .alias("peak_kw_session"),
+    )
+}
+
+/// Aggregations shared by every grouping.
+fn common_aggs() -> Vec<Expr> {
+    vec![
+        len().cast(DataType::UInt64).alias("sessions"),
+        col("kwh").sum().alias("kwh"),
+        col("kwh").mean().alias("mean_kwh"),
+        col("kwh")
+            .quantile(lit(0.95), QuantileMethod::Linear)
+            .alias("p95_kwh"),
+        col("duration_h").mean().alias("mean_duration_h"),
+        col("charging_h").sum().alias("charging_h"),
+        col("idle_h").sum().alias("idle_h"),
+        col("idle_base_h").sum().alias("idle_base_h"),
+        col("plugged_h").sum().alias("plugged_h"),
+        col("peak_kw_session").max().alias("peak_kw"),
+        col("mean_kw").median().alias("median_session_kw"),
+    ]
+}
+
+/// Station metadata, one row per station with the columns profiles use.
+fn station_meta(stations: &DataFrame) -> PolarsResult<LazyFrame> {
+    Ok(stations.clone().lazy().select([
+        col(c::STATION_ID),
+        col(c::SITE),
+        col(c::TIMEZONE),
+        col(c::RATED_POWER_KW),
+        col(c::CONNECTORS),
+    ]))
+}
+
+/// The zone each station's local days and hours are counted in.
+fn zones(stations: &DataFrame) -> PolarsResult<HashMap<String, Tz>> {
+    let ids = stations.column(c::STATION_ID)?.str()?.clone();
+    let tzs = stations.column(c::TIMEZONE)?.str()?.clone();
+    Ok(ids
+        .iter()
+        .zip(tzs.iter())
+        .filter_map(|(id, tz)| Some((id?.to_string(), tz?.parse::<Tz>().ok()?)))
+        .collect())
+}
+
+/// One session, as the hourly spreading needs it.
+struct SessionSpan {
+    station: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    kwh: f64,
+}
+
+fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Vec<SessionSpan>> {
+    let ids = df.column(c::STATION_ID)?.str()?.clone();
+    let micros = |name: &str| -> PolarsResult<Int64Chunked> {
+        Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
+    };
+    let (start, stop, cend) = (
+        micros(c::START)?,
+        micros(c::STOP)?,
+        micros(c::CHARGING_END)?,
+    );
+    let kwh = df.column("kwh")?.f64()?.clone();
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let (Some(id), Some(s), Some(e)) = (ids.get(i), start.get(i), kwh.get(i)) else {
+            continue;
+        };
+        // Energy flows from plug-in to the end of charging (or to the stop,
+        // or to the end of the window when the session is still open).
+        let end = cend
+            .get(i)
+            .or(stop.get(i))
+            .unwrap_or_else(|| until.timestamp_micros());
+        let (Some(start), Some(end)) = (
+            DateTime::from_timestamp_micros(s),
+            DateTime::from_timestamp_micros(end),
+        ) else {
+            continue;
+        };
+        out.push(SessionSpan {
+            station: id.to_string(),
+            start,
+            end: end.max(start),
+            kwh: e,
+        });
+    }
+    Ok(out)
+}
+
+/// Spread each session's energy evenly over the time it charged, by UTC
+/// hour: (station, hour start in seconds) → kWh.
+fn hourly_energy(spans: &[SessionSpan]) -> HashMap<(String, i64), f64> {
+    let mut out: HashMap<(String, i64), f64> = HashMap::new();
+    for s in spans {
+        let total = (s.end - s.start).num_milliseconds() as f64;
+        if total <= 0.0 {
+            let hour = s.start.timestamp().div_euclid(3600) * 3600;
+            *out.entry((s.station.clone(), hour)).or_default() += s.kwh;
+            continue;
+        }
+        let mut t = s.start;
+        while t < s.end {
+            let hour = t.timestamp().div_euclid(3600) * 3600;
+            let next = DateTime::from_timestamp(hour + 3600, 0)
+                .unwrap_or(s.end)
+                .min(s.end);
+            let share = (next - t).num_milliseconds() as f64 / total;
+            *out.entry((s.station.clone(), hour)).or_default() += s.kwh * share;
+            t = next;
+        }
+    }
+    out
+}
+
+/// Compute the profile.
+pub fn build(
+    input: &ProfileInput,
+    by: GroupBy,
+    rules: &HintRules,
+    co2: &Co2Factors,
+) -> Result<Profile, ProfileError> {
+    let window_h = (input.until - input.since).num_milliseconds() as f64 / 3_600_000.0;
+    let window_days = (window_h / 24.0).max(1.0 / 24.0);
+    let sessions = session_frame(input).collect()?;
+    let meta = input.stations.clone();
+    let zones = zones(&meta)?;
+    let spans = spans(&sessions, input.until)?;
+    let hourly = hourly_energy(&spans);
+
+    // CO2 per station from the hourly energy.
+    let mut grid_kg: HashMap<&str, f64> = HashMap::new();
+    let mut missing_hours = 0u64;
+    for ((station, hour), kwh) in &hourly {
+        let (g, known) = co2.grid_at(*hour);
+        if !known {
+            missing_hours += 1;
+        }
+        *grid_kg.entry(station.as_str()).or_default() += kwh * g / 1000.0;
+    }
+    let avoided_per_kwh = co2.petrol_g_per_km / co2.ev_kwh_per_km / 1000.0;
+
+    // Daily energy and the hour-of-week heat map, in local time.
+    let mut daily: BTreeMap<(String, NaiveDate), f64> = BTreeMap::new();
+    let mut heat_kwh = [[0.0f64; 24]; 7];
+    for ((station, hour), kwh) in &hourly {
+        let t = DateTime::from_timestamp(*hour, 0).unwrap_or_default();
+        let local = match zones.get(station) {
+            Some(z) => t.with_timezone(z).naive_local(),
+            None => t.naive_utc(),
+        };
+        *daily.entry((station.clone(), local.date())).or_default() += kwh;
+        heat_kwh[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += kwh;
+    }
+    // Mean kW in each hour of the week: energy in that slot over the number
+    // of such slots in the window.
+    let mut heat = [[0.0f64; 24]; 7];
+    let mut slots = [[0u32; 24]; 7];
+    let mut t = DateTime::from_timestamp(input.since.timestamp().div_euclid(3600) * 3600, 0)
+        .unwrap_or(input.since);
+    let fleet_zone = zones.values().next().copied();
+    while t < input.until {
+        let local = match fleet_zone {
+            Some(z) => t.with_timezone(&z).naive_local(),
+            None => t.naive_utc(),
+        };
+        slots[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += 1;
+        t += Duration::hours(1);
+    }
+    for d in 0..7 {
+        for h in 0..24 {
+            if slots[d][h] > 0 {
+                heat[d][h] = heat_kwh[d][h] / slots[d][h] as f64;
+            }
+        }
+    }
+
+    let (table, hints) = match by {
+        GroupBy::Station => station_table(
+            input,
+            &sessions,
+            &meta,
+            &zones,
+            rules,
+            window_h,
+            window_days,
+            &grid_kg,
+            avoided_per_kwh,
+        )?,
+        GroupBy::Site => (
+            site_table(&sessions, &meta, window_h, window_days)?,
+            Vec::new(),
+        ),
+        GroupBy::Connector => (connector_table(&sessions, window_h)?, Vec::new()),
+        GroupBy::Day => (day_table(&daily, &sessions, &zones)?, Vec::new()),
+        GroupBy::HourOfWeek => (hour_of_week_table(&heat, &heat_kwh)?, Vec::new()),
+    };
+    let kwh_total: f64 = spans.iter().map(|s| s.kwh).sum();
+    let grid_total: f64 = grid_kg.values().sum();
+    let fleet = FleetSummary {
+        stations: sessions.column(c::STATION_ID)?.n_unique()?,
+        sessions: sessions.height() as u64,
+        kwh: kwh_total,
+        co2_grid_kg: grid_total,
+        co2_avoided_kg: kwh_total * avoided_per_kwh - grid_total,
+        hours_without_intensity: if co2.hourly.is_some() {
+            missing_hours
+        } else {
+            0
+        },
+    };
+    Ok(Profile {
+        table,
+        hints,
+        daily: daily.into_iter().map(|((s, d), k)| (s, d, k)).collect(),
+        heat,
+        fleet,
+    })
+}
+
+/// Distinct local days with a session start, per station.
+fn days_with_sessions(
+    sessions: &DataFrame,
+    zones: &HashMap<String, Tz>,
+) -> PolarsResult<HashMap<String, HashSet<NaiveDate>>> {
+    let ids = sessions.column(c::STATION_ID)?.str()?.clone();
+    let starts = sessions
+        .column(c::START)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .clone();
+    let mut out: HashMap<String, HashSet<NaiveDate>> = HashMap::new();
+    for (id, s) in ids.iter().zip(starts.iter()) {
+        let (Some(id), Some(t)) = (id, s.and_then(DateTime::from_timestamp_micros)) else {
+            continue;
+        };
+        let day = match zones.get(id) {
+            Some(z) => t.with_timezone(z).date_naive(),
+            None => t.date_naive(),
+        };
+        out.entry(id.to_string()).or_default().insert(day);
+    }
+    Ok(out)
+}
+
+fn local_days(since: DateTime<Utc>, until: DateTime<Utc>, zone: Option<&Tz>) -> Vec<NaiveDate> {
+    let day = |t: DateTime<Utc>| match zone {
+        Some(z) => t.with_timezone(z).date_naive(),
+        None => t.date_naive(),
+    };
+    let (first, last) = (day(since), day(until - Duration::microseconds(1)));
+    first.iter_days().take_while(|d| *d <= last).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn station_table(
+    input: &ProfileInput,
+    sessions: &DataFrame,
+    meta: &DataFrame,
+    zones: &HashMap<String, Tz>,
+    rules: &HintRules,
+    window_h: f64,
+    window_days: f64,
+    grid_kg: &HashMap<&str, f64>,
+    avoided_per_kwh: f64,
+) -> Result<(DataFrame, Vec<Hint>), ProfileError> {
+    let agg = sessions.clone().lazy().group_by([col(c::STATION_ID)]).agg({
+        let mut a = common_aggs();
+        a.push(col(c::START).min().alias("first_session"));
+        a.push(col(c::START).max().alias("last_session"));
+        a.push(
+            col(c::CONNECTOR_ID)
+                .n_unique()
+                .cast(DataType::Int32)
+                .alias("connectors_seen"),
+        );
+        a
+    });
+    // Faults: Faulted statuses and NotifyEvent problems in the window.
+    let faults = input
+        .events
+        .clone()
+        .filter(col(c::TS).gt_eq(lit_time(input.since)))
+        .filter(col(c::TS).lt(lit_time(input.until)))
+        .filter(
+            (col(c::KIND)
+                .eq(lit("status"))
+                .and(col(c::STATUS).eq(lit("Faulted"))))
+            .or(col(c::KIND).eq(lit("notify_event"))),
+        )
+        .collect()?;
+    // Every station: with sessions, in metadata, or with events.
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for df in [sessions, meta] {
+        for id in df.column(c::STATION_ID)?.str()?.iter().flatten() {
+            if (input.only.is_empty() || input.only.iter().any(|o| o == id))
+                && seen.insert(id.to_string())
+            {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    let all = DataFrame::new(ids.len(), vec![Column::new(c::STATION_ID.into(), &ids)])?;
+    let joined = all
+        .lazy()
+        .join(
+            agg,
+            [col(c::STATION_ID)],
+            [col(c::STATION_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            station_meta(meta)?,
+            [col(c::STATION_ID)],
+            [col(c::STATION_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("sessions").fill_null(lit(0u64)),
+            col("kwh").fill_null(lit(0.0)),
+            col(c::CONNECTORS)
+                .cast(DataType::Int32)
+                .fill_null(col("connectors_seen"))
+                .fill_null(lit(1i32))
+                .alias("connectors"),
+        ])
+        .with_columns([
+            (col("kwh") / lit(window_days)).alias("kwh_per_day"),
+            (col("idle_h") / col("idle_base_h")).alias("idle_share"),
+            (col("plugged_h").fill_null(lit(0.0))
+                / (lit(window_h) * col("connectors").cast(DataType::Float64)))
+            .alias("utilization"),
+            (col("peak_kw") / col(c::RATED_POWER_KW)).alias("peak_ratio"),
+        ])
+        .sort([c::STATION_ID], SortMultipleOptions::default())
+        .collect()?;
+
+    // Columns filled in Rust: days without sessions, faults, ranks, CO2, hints.
+    let n = joined.height();
+    let id_col = joined.column(c::STATION_ID)?.str()?.clone();
+    let f64_of = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
+        Ok(joined
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .collect())
+    };
+    let kwh = f64_of("kwh")?;
+    let sessions_n: Vec<u64> = joined
+        .column("sessions")?
+        .u64()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect();
+    let peak = f64_of("peak_kw")?;
+    let rated = f64_of(c::RATED_POWER_KW)?;
+    let median_kw = f64_of("median_session_kw")?;
+    let idle_share = f64_of("idle_share")?;
+    let last_session: Vec<Option<i64>> = joined
+        .column("last_session")?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .collect();
+    let site: Vec<Option<String>> = joined
+        .column(c::SITE)?
+        .str()?
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect();
+
+    let days = days_with_sessions(sessions, zones)?;
+    let mut days_without = Vec::with_capacity(n);
+    let mut fault_counts = Vec::with_capacity(n);
+    let mut top_codes = Vec::with_capacity(n);
+    let fault_ids = faults.column(c::STATION_ID)?.str()?.clone();
+    let fault_codes = faults.column(c::ERROR_CODE)?.str()?.clone();
+    let mut by_station: HashMap<&str, BTreeMap<String, u64>> = HashMap::new();
+    let mut fault_total: HashMap<&str, u64> = HashMap::new();
+    for (id, code) in fault_ids.iter().zip(fault_codes.iter()) {
+        let Some(id) = id else { continue };
+        *fault_total.entry(id).or_default() += 1;
+        if let Some(code) = code.filter(|c| *c != "NoError") {
+            *by_station
+                .entry(id)
+                .or_default()
+                .entry(code.to_string())
+                .or_default() += 1;
+        }
+    }
+    for i in 0..n {
+        let id = id_col.get(i).unwrap_or("");
+        let all_days = local_days(input.since, input.until, zones.get(id));
+        let with = days.get(id);
+        days_without.push(
+            all_days
+                .iter()
+                .filter(|d| with.is_none_or(|w| !w.contains(d)))
+                .count() as u32,
+        );
+        fault_counts.push(fault_total.get(id).copied().unwrap_or(0));
+        let mut codes: Vec<(String, u64)> = by_station
+            .get(id)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default();
+        codes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let text: Vec<String> = codes
+            .iter()
+            .take(3)
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect();
+        top_codes.push((!text.is_empty()).then(|| text.join(", ")));
+    }
+    // Ranks against the fleet (1 = best); stations without data rank last.
+    let rank = |values: &[Option<f64>]| -> Vec<Option<u32>> {
+        let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
+        order.sort_by(|&a, &b| {
+            values[b]
+                .partial_cmp(&values[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b))
+        });
+        let mut out = vec![None; values.len()];
+        for (r, i) in order.into_iter().enumerate() {
+            out[i] = Some(r as u32 + 1);
+        }
+        out
+    };
+    let kwh_per_day: Vec<Option<f64>> = kwh.iter().map(|k| k.map(|k| k / window_days)).collect();
+    let power_vs_rated: Vec<Option<f64>> = (0..n)
+        .map(|i| match (median_kw[i], rated[i]) {
+            (Some(m), Some(r)) if r > 0.0 => Some(m / r),
+            _ => None,
+        })
+        .collect();
+    let rank_kwh = rank(&kwh_per_day);
+    let rank_power = rank(&power_vs_rated);
+    let co2_grid: Vec<f64> = (0..n)
+        .map(|i| {
+            grid_kg
+                .get(id_col.get(i).unwrap_or(""))
+                .copied()
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let co2_avoided: Vec<f64> = (0..n)
+        .map(|i| kwh[i].unwrap_or(0.0) * avoided_per_kwh - co2_grid[i])
+        .collect();
+
+    // Hints.
+    let mut hints = Vec::new();
+    // Peers: stations with the same rated power.
+    let mut peers: HashMap<u64, Vec<f64>> = HashMap::new();
+    for i in 0..n {
+        if let (Some(r), Some(m)) = (rated[i], median_kw[i]) {
+            if sessions_n[i] >= rules.min_sessions {
+                peers.entry(r.to_bits()).or_default().push(m);
+            }
+        }
+    }
+    let fleet_last = last_session.iter().flatten().max().copied();
+    let fleet_busy_days: HashSet<NaiveDate> = days.values().flatten().copied().collect();
+    for i in 0..n {
+        let id = id_col.get(i).unwrap_or("").to_string();
+        let mut push = |hint: &'static str, evidence: String, rule: String| {
+            hints.push(Hint {
+                station_id: id.clone(),
+                hint,
+                evidence,
+                rule,
+            })
+        };
+        if let (Some(p), Some(r)) = (peak[i], rated[i]) {
+            if sessions_n[i] >= rules.min_sessions && p < rules.low_power_ratio * r {
+                push("underpowered",
+                    format!("peak {p:.1} kW over {} sessions is {:.0}% of the rated {r:.1} kW", sessions_n[i], 100.0 * p / r),
+                    format!("peak power < {:.0}% of rated power, with >= {} sessions (--hint-low-power, --hint-min-sessions)", 100.0 * rules.low_power_ratio, rules.min_sessions));
+            }
+        }
+        if let (Some(r), Some(m)) = (rated[i], median_kw[i]) {
+            if let Some(list) = peers.get(&r.to_bits()).filter(|l| l.len() >= 3) {
+                let mut sorted = list.clone();
+                sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                let median = sorted[sorted.len() / 2];
+                if sessions_n[i] >= rules.min_sessions && m < rules.peer_power_ratio * median {
+                    push("weaker_than_peers",
+                        format!("median session power {m:.1} kW vs {median:.1} kW for the {} stations rated {r:.1} kW", list.len()),
+                        format!("median session power < {:.0}% of the median of peers with the same rating (>= 3 peers) (--hint-peer-power)", 100.0 * rules.peer_power_ratio));
+                }
+            }
+        }
+        if fault_counts[i] >= rules.fault_count {
+            push(
+                "recurring_faults",
+                format!(
+                    "{} faults in the window{}",
+                    fault_counts[i],
+                    top_codes[i]
+                        .as_ref()
+                        .map(|t| format!(": {t}"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    ">= {} Faulted statuses or NotifyEvent problems in the window (--hint-faults)",
+                    rules.fault_count
+                ),
+            );
+        }
+        // Silent while the fleet kept charging.
+        let quiet_since = last_session[i]
+            .and_then(DateTime::from_timestamp_micros)
+            .unwrap_or(input.since);
+        let quiet_days = (input.until - quiet_since).num_days();
+        if quiet_days >= rules.silent_days
+            && fleet_last.is_some_and(|f| f > quiet_since.timestamp_micros())
+        {
+            let busy = fleet_busy_days
+                .iter()
+                .filter(|d| **d > quiet_since.date_naive())
+                .count();
+            if busy as i64 >= rules.silent_days {
+                let last = last_session[i]
+                    .and_then(DateTime::from_timestamp_micros)
+                    .map_or_else(
+                        || "no session in the window".to_string(),
+                        |t| format!("last session {}", timeutil::format_utc(t)),
+                    );
+                push("silent",
+                    format!("{last}; other stations had sessions on {busy} days since"),
+                    format!("no session for >= {} days while other stations had sessions on as many days (--hint-silent-days)", rules.silent_days));
+            }
+        }
+        if let Some(share) = idle_share[i] {
+            if sessions_n[i] >= rules.min_sessions && share > rules.idle_share {
+                push("idle_blocking",
+                    format!("cars stayed plugged in without charging {:.0}% of the plugged-in time", 100.0 * share),
+                    format!("idle time > {:.0}% of plugged-in time (--hint-idle-share); consider an idle fee", 100.0 * rules.idle_share));
+            }
+        }
+        let _ = &site;
+    }
+    hints.extend(drift_hints(sessions, input, rules)?);
+    hints.sort_by(|a, b| (a.station_id.as_str(), a.hint).cmp(&(b.station_id.as_str(), b.hint)));
+
+    let hint_text: Vec<Option<String>> = (0..n)
+        .map(|i| {
+            let id = id_col.get(i).unwrap_or("");
+            let names: Vec<&str> = hints
+                .iter()
+                .filter(|h| h.station_id == id)
+                .map(|h| h.hint)
+                .collect();
+            (!names.is_empty()).then(|| names.join(","))
+        })
+        .collect();
+    let extra = vec![
+        Column::new("days_without_session".into(), days_without),
+        Column::new("faults".into(), fault_counts),
+        Column::new("top_error_codes".into(), top_codes),
+        Column::new("rank_kwh_per_day".into(), rank_kwh),
+        Column::new("rank_power".into(), rank_power),
+        Column::new("co2_grid_kg".into(), co2_grid),
+        Column::new("co2_avoided_kg".into(), co2_avoided),
+        Column::new("hints".into(), hint_text),
+    ];
+    let mut table = joined.hstack(&extra)?;
+    table = table
+        .lazy()
+        .select([
+            col(c::STATION_ID),
+            col(c::SITE),
+            col("sessions"),
+            col("kwh"),
+            col("kwh_per_day"),
+            col("mean_kwh"),
+            col("p95_kwh"),
+            col("mean_duration_h"),
+            col("charging_h"),
+            col("idle_h"),
+            col("idle_share"),
+            col("utilization"),
+            col("peak_kw"),
+            col(c::RATED_POWER_KW).alias("rated_kw"),
+            col("peak_ratio"),
+            col("median_session_kw"),
+            col("connectors"),
+            col("first_session"),
+            col("last_session"),
+            col("days_without_session"),
+            col("faults"),
+            col("top_error_codes"),
+            col("rank_kwh_per_day"),
+            col("rank_power"),
+            col("co2_grid_kg"),
+            col("co2_avoided_kg"),
+            col("hints"),
+        ])
+        .collect()?;
+    Ok((table, hints))
+}
+
+/// `energy_drift`: mean kWh per session in the second half of the window
+/// against the first half.
+fn drift_hints(
+    sessions: &DataFrame,
+    input: &ProfileInput,
+    rules: &HintRules,
+) -> PolarsResult<Vec<Hint>> {
+    let mid = input.since + (input.until - input.since) / 2;
+    let halves = sessions
+        .clone()
+        .lazy()
+        .with_column(col(c::START).lt(lit_time(mid)).alias("first_half"))
+        .group_by([col(c::STATION_ID), col("first_half")])
+        .agg([len().alias("n"), col("kwh").mean().alias("mean_kwh")])
+        .collect()?;
+    let ids = halves.column(c::STATION_ID)?.str()?.clone();
+    let first = halves.column("first_half")?.bool()?.clone();
+    let n = halves.column("n")?.cast(&DataType::UInt64)?.u64()?.clone();
+    let mean = halves.column("mean_kwh")?.f64()?.clone();
+    let mut by: BTreeMap<String, [Option<(u64, f64)>; 2]> = BTreeMap::new();
+    for i in 0..halves.height() {
+        let (Some(id), Some(f), Some(n), Some(m)) =
+            (ids.get(i), first.get(i), n.get(i), mean.get(i))
+        else {
+            continue;
+        };
+        by.entry(id.to_string()).or_default()[usize::from(!f)] = Some((n, m));
+    }
+    let mut out = Vec::new();
+    for (id, [a, b]) in by {
+        let (Some((na, ma)), Some((nb, mb))) = (a, b) else {
+            continue;
+        };
+        if na < rules.min_sessions || nb < rules.min_sessions || ma <= 0.0 {
+            continue;
+        }
+        let change = (mb - ma) / ma;
+        if change.abs() > rules.drift_ratio {
+            out.push(Hint {
+                station_id: id,
+                hint: "energy_drift",
+                evidence: format!(
+                    "mean {ma:.1} kWh per session ({na} sessions) in the first half of the window, {mb:.1} kWh ({nb}) in the second: {:+.0}%",
+                    100.0 * change
+                ),
+                rule: format!(
+                    "mean kWh per session changed by more than {:.0}% between the halves of the window, >= {} sessions each (--hint-drift)",
+                    100.0 * rules.drift_ratio,
+                    rules.min_sessions
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn site_table(
+    sessions: &DataFrame,
+    meta: &DataFrame,
+    window_h: f64,
+    window_days: f64,
+) -> PolarsResult<DataFrame> {
+    let connectors = meta
+        .clone()
+        .lazy()
+        .group_by([col(c::SITE)])
+        .agg([col(c::CONNECTORS)
+            .cast(DataType::Int64)
+            .sum()
+            .alias("site_connectors")]);
+    sessions
+        .clone()
+        .lazy()
+        .join(
+            station_meta(meta)?,
+            [col(c::STATION_ID)],
+            [col(c::STATION_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col(c::SITE).fill_null(lit("(no site)")))
+        .group_by([col(c::SITE)])
+        .agg({
+            let mut a = common_aggs();
+            a.push(
+                col(c::STATION_ID)
+                    .n_unique()
+                    .cast(DataType::UInt32)
+                    .alias("stations"),
+            );
+            a
+        })
+        .join(
+            connectors,
+            [col(c::SITE)],
+            [col(c::SITE)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            (col("kwh") / lit(window_days)).alias("kwh_per_day"),
+            (col("idle_h") / col("idle_base_h")).alias("idle_share"),
+            (col("plugged_h") / (lit(window_h) * col("site_connectors").cast(DataType::Float64)))
+                .alias("utilization"),
+        ])
+        .select([
+            col(c::SITE),
+            col("stations"),
+            col("sessions"),
+            col("kwh"),
+            col("kwh_per_day"),
+            col("mean_kwh"),
+            col("p95_kwh"),
+            col("mean_duration_h"),
+            col("charging_h"),
+            col("idle_h"),
+            col("idle_share"),
+            col("utilization"),
+            col("peak_kw"),
+        ])
+        .sort([c::SITE], SortMultipleOptions::default())
+        .collect()
+}
+
+fn connector_table(sessions: &DataFrame, window_h: f64) -> PolarsResult<DataFrame> {
+    sessions
+        .clone()
+        .lazy()
+        .group_by([col(c::STATION_ID), col(c::CONNECTOR_ID)])
+        .agg(common_aggs())
+        .with_columns([
+            (col("idle_h") / col("idle_base_h")).alias("idle_share"),
+            (col("plugged_h") / lit(window_h)).alias("utilization"),
+        ])
+        .select([
+            col(c::STATION_ID),
+            col(c::CONNECTOR_ID),
+            col("sessions"),
+            col("kwh"),
+            col("mean_kwh"),
+            col("p95_kwh"),
+            col("mean_duration_h"),
+            col("charging_h"),
+            col("idle_h"),
+            col("idle_share"),
+            col("utilization"),
+            col("peak_kw"),
+        ])
+        .sort(
+            [c::STATION_ID, c::CONNECTOR_ID],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+}
+
+fn day_table(
+    daily: &BTreeMap<(String, NaiveDate), f64>,
+    sessions: &DataFrame,
+    zones: &HashMap<String, Tz>,
+) -> PolarsResult<DataFrame> {
+    // Energy by the local day it flowed; sessions by the local day they started.
+    let mut kwh: BTreeMap<NaiveDate, (f64, HashSet<&str>)> = BTreeMap::new();
+    for ((station, day), k) in daily {
+        let e = kwh.entry(*day).or_default();
+        e.0 += k;
+        e.1.insert(station.as_str());
+    }
+    let mut started: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+    for (station, days) in days_with_sessions_counts(sessions, zones)? {
+        let _ = station;
+        for (d, n) in days {
+            *started.entry(d).or_default() += n;
+        }
+    }
+    let days: Vec<NaiveDate> = kwh
+        .keys()
+        .chain(started.keys())
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let day_col: Vec<i32> = days
+        .iter()
+        .map(|d| (*d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32)
+        .collect();
+    let n = days.len();
+    DataFrame::new(
+        n,
+        vec![
+            Int32Chunked::from_vec("day".into(), day_col)
+                .into_date()
+                .into_column(),
+            Column::new(
+                "sessions".into(),
+                days.iter()
+                    .map(|d| started.get(d).copied().unwrap_or(0))
+                    .collect::<Vec<u64>>(),
+            ),
+            Column::new(
+                "kwh".into(),
+                days.iter()
+                    .map(|d| kwh.get(d).map_or(0.0, |e| e.0))
+                    .collect::<Vec<f64>>(),
+            ),
+            Column::new(
+                "stations_charging".into(),
+                days.iter()
+                    .map(|d| kwh.get(d).map_or(0, |e| e.1.len() as u32))
+                    .collect::<Vec<u32>>(),
+            ),
+        ],
+    )
+}
+
+fn days_with_sessions_counts(
+    sessions: &DataFrame,
+    zones: &HashMap<String, Tz>,
+) -> PolarsResult<HashMap<String, BTreeMap<NaiveDate, u64>>> {
+    let ids = sessions.column(c::STATION_ID)?.str()?.clone();
+    let starts = sessions
+        .column(c::START)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .clone();
+    let mut out: HashMap<String, BTreeMap<NaiveDate, u64>> = HashMap::new();
+    for (id, s) in ids.iter().zip(starts.iter()) {
+        let (Some(id), Some(t)) = (id, s.and_then(DateTime::from_timestamp_micros)) else {
+            continue;
+        };
+        let day = match zones.get(id) {
+            Some(z) => t.with_timezone(z).date_naive(),
+            None => t.date_naive(),
+        };
+        *out.entry(id.to_string())
+            .or_default()
+            .entry(day)
+            .or_default() += 1;
+    }
+    Ok(out)
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn hour_of_week_table(heat: &[[f64; 24]; 7], kwh: &[[f64; 24]; 7]) -> PolarsResult<DataFrame> {
+    let mut day = Vec::new();
+    let mut hour = Vec::new();
+    let mut mean_kw = Vec::new();
+    let mut energy = Vec::new();
+    for d in 0..7 {
+        for h in 0..24 {
+            day.push(WEEKDAYS[d]);
+            hour.push(h as u32);
+            mean_kw.push(heat[d][h]);
+            energy.push(kwh[d][h]);
+        }
+    }
+    DataFrame::new(
+        7 * 24,
+        vec![
+            Column::new("weekday".into(), day),
+            Column::new("hour".into(), hour),
+            Column::new("kwh".into(), energy),
+            Column::new("mean_kw".into(), mean_kw),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn energy_spreads_over_the_hours_it_flowed() {
+        let spans = vec![SessionSpan {
+            station: "A".into(),
+            start: t("2026-10-01T08:30:00Z"),
+            end: t("2026-10-01T10:00:00Z"),
+            kwh: 15.0,
+        }];
+        let h = hourly_energy(&spans);
+        let at = |s: &str| {
+            h.get(&("A".to_string(), t(s).timestamp()))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        assert!((at("2026-10-01T08:00:00Z") - 5.0).abs() < 1e-9);
+        assert!((at("2026-10-01T09:00:00Z") - 10.0).abs() < 1e-9);
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn intensity_file() {
+        let m = read_intensity_csv(
+            "g.csv",
+            "timestamp,g_per_kwh\n2026-10-01T08:00:00Z,250\n2026-10-01T09:30:00Z,120.5\n",
+        )
+        .unwrap();
+        assert_eq!(m.get(&t("2026-10-01T09:00:00Z").timestamp()), Some(&120.5));
+        let e = read_intensity_csv("g.csv", "2026-10-01T08:00:00Z,-3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("g.csv:1:"), "{e}");
+    }
+
+    #[test]
+    fn local_days_follow_the_zone() {
+        let ams: Tz = "Europe/Amsterdam".parse().unwrap();
+        let d = local_days(
+            t("2026-10-24T22:00:00Z"),
+            t("2026-10-26T23:00:00Z"),
+            Some(&ams),
+        );
+        assert_eq!(d.len(), 2, "{d:?}"); // 25 and 26 October, local
+    }
+}
