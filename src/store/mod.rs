@@ -247,6 +247,10 @@ pub fn scan_files(table: Table, files: &[PathBuf]) -> Result<LazyFrame, StoreErr
         .collect();
     let args = ScanArgsParquet {
         schema: Some(Arc::new(schema)),
+        // Files written before a column was added read it as nulls, so a
+        // store keeps working across upgrades (the next write of a
+        // partition adds the column).
+        allow_missing_columns: true,
         hive_options: HiveOptions {
             enabled: Some(false),
             ..Default::default()
