@@ -54,6 +54,16 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Settings file (default: ./evmon.toml if present) [env: EVMON_CONFIG]
+    #[arg(
+        long,
+        env = "EVMON_CONFIG",
+        value_name = "FILE",
+        global = true,
+        hide_env = true
+    )]
+    pub config: Option<PathBuf>,
+
     /// When to draw progress bars on stderr
     ///
     /// auto draws them only when stderr is a terminal.
@@ -71,6 +81,9 @@ pub enum Command {
         after_help = "Examples:\n  evmon sessions --since 7d\n  evmon sessions --since 2026-10-01 --until 2026-11-01 --station CP001 -o october.csv\n  evmon sessions --id-tag 04A1B2C3D4 --format json"
     )]
     Sessions(SessionsArgs),
+    /// Detect spikes, malfunctions, unauthorized use and outliers; exit 3 on --fail-on
+    #[command(after_help = ANOMALIES_HELP)]
+    Anomalies(AnomaliesArgs),
     /// Energy profile per station (site, connector, day, hour of week), maintenance hints, CO2
     #[command(after_help = PROFILE_HELP)]
     Profile(ProfileArgs),
@@ -110,6 +123,22 @@ Examples:
   evmon ingest 'exports/*.csv' --stations stations.toml
   evmon ingest sites.csv --map station_id='Charger' --map start='Plug in' --map energy_kwh='kWh' --tz Europe/Berlin
   cat export.csv | evmon ingest -";
+
+const ANOMALIES_HELP: &str = "\
+Kinds: power_spike energy_inconsistent meter_regression zero_energy
+short_burst open_session long_session duplicate_transaction overlap
+clock_skew auth_rejected unknown_tag faulted repeated_faults stuck_status
+station_silent idle_blocking outlier_energy outlier_duration outlier_power
+daily_drop daily_rise. Thresholds: the [anomalies] section of evmon.toml
+(see the README).
+
+Exit codes: 0 no finding at or above --fail-on, 3 at least one, 1 error.
+
+Examples:
+  evmon anomalies --since 7d
+  evmon anomalies --since 1d --fail-on critical --format json
+  evmon anomalies --kinds auth_rejected,unknown_tag --allow-list tags.csv
+  evmon ingest /var/log/ocpp/*.jsonl && evmon anomalies --since 1d --fail-on critical";
 
 const PROFILE_HELP: &str = "\
 Columns (station rows): sessions, kwh, kwh_per_day, mean_kwh, p95_kwh,
@@ -328,6 +357,49 @@ pub struct SessionsArgs {
     /// At most N sessions (the earliest first)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Warning,
+    Critical,
+}
+
+fn parse_kind(s: &str) -> Result<String, String> {
+    crate::anomaly::KINDS
+        .iter()
+        .find(|(k, _)| *k == s.trim())
+        .map(|(k, _)| k.to_string())
+        .ok_or_else(|| {
+            let names: Vec<&str> = crate::anomaly::KINDS.iter().map(|(k, _)| *k).collect();
+            format!("unknown kind '{s}'; kinds are: {}", names.join(", "))
+        })
+}
+
+#[derive(Debug, Args)]
+pub struct AnomaliesArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    /// Only these kinds (comma-separated; see below)
+    #[arg(long, value_delimiter = ',', value_parser = parse_kind, value_name = "KINDS")]
+    pub kinds: Vec<String>,
+
+    /// Show findings of this severity and above
+    #[arg(long, value_enum, default_value_t = SeverityArg::Info, value_name = "LEVEL")]
+    pub min_severity: SeverityArg,
+
+    /// Exit 3 when a finding of this severity or above exists (for cron and CI)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<SeverityArg>,
+
+    /// Known id tags (CSV with an id_tag column, or one tag per line): flag any other
+    #[arg(long, value_name = "FILE")]
+    pub allow_list: Option<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -5,8 +5,10 @@
 //! `schema`, `timeutil`) know nothing of the command line; `cmd` holds one
 //! orchestrating file per subcommand.
 
+pub mod anomaly;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod ingest;
 pub mod output;
 pub mod plot;
@@ -37,6 +39,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
         Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
+        Command::Anomalies(args) => cmd::anomalies::run(args, &cli.global),
         Command::Profile(args) => cmd::profile::run(args, &cli.global),
         Command::Events(args) => cmd::events::run(args, &cli.global),
         Command::Rejects(args) => cmd::rejects::run(args, &cli.global),

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod anomalies;
 mod cli;
 mod ingest;
 mod ocpp;

@@ -1,6 +1,7 @@
 //! One file per subcommand. Each reads its inputs, calls the domain
 //! modules, and writes the result: no domain logic lives here.
 
+pub mod anomalies;
 pub mod events;
 pub mod ingest;
 pub mod profile;
