@@ -33,17 +33,20 @@ echo "# evmon sessions --station AMS-CP16-01,AMS-CP201-01 --format table" >&2
 echo "# evmon events --kind status,heartbeat_gap,notify_event --format table" >&2
 "$evmon" events --kind status,heartbeat_gap,notify_event --format table | grep -v -E "Available|Preparing|Charging|Finishing|SuspendedEV|Occupied"
 
-# The sample month is October 2026: pin "now" so --since 30d covers it.
-export EVMON_NOW="${EVMON_NOW:-2026-11-01T00:00:00Z}"
+# The sample month is October 2026: pin "now" just after it.
+export EVMON_NOW="${EVMON_NOW:-2026-11-02T00:00:00Z}"
 
-echo "# evmon profile --since 30d --format table" >&2
-"$evmon" profile --since 30d --format table
+echo "# evmon profile --since 2026-10-01 --until 2026-11-01 --format table" >&2
+"$evmon" profile --since 2026-10-01 --until 2026-11-01 --format table
 
 echo "# evmon profile --hints --format table" >&2
-"$evmon" profile --hints --format table
+"$evmon" profile --since 2026-10-01 --until 2026-11-01 --hints --format table
 
-echo "# evmon profile --by hour-of-week --plot evmon-profile.svg" >&2
-"$evmon" profile --by site --plot "$EVMON_DATA/profile.svg" --format table
+echo "# evmon profile --by site --plot $EVMON_DATA/profile.svg" >&2
+"$evmon" profile --since 2026-10-01 --until 2026-11-01 --by site --plot "$EVMON_DATA/profile.svg" --format table
+
+echo "# evmon anomalies --since 2026-10-24 --min-severity warning --format table" >&2
+"$evmon" anomalies --since 2026-10-24 --until 2026-11-01 --min-severity warning --format table --max-rows 0
 
 echo "# evmon rejects --format table" >&2
 "$evmon" rejects --format table
