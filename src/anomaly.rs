@@ -373,14 +373,24 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         })
     };
 
-    // Fleet references for stations without a rating, and for durations.
-    let fleet_peaks: Vec<f64> = input
-        .sessions
+    // Robust maxima for stations without a rating: the station's own peaks
+    // when it has enough sessions (a mixed fleet's 150 kW chargers are not
+    // spikes next to its 11 kW ones), else the fleet's.
+    let limit =
+        |peaks: &[f64]| median_mad(peaks).map(|(m, d)| m + rules.fleet_spike_mad * d.max(m * 0.05));
+    let mut station_peaks: HashMap<&str, Vec<f64>> = HashMap::new();
+    for s in &input.sessions {
+        if let Some(p) = s.max_power_w.or_else(|| s.mean_kw().map(|k| k * 1000.0)) {
+            station_peaks.entry(s.station.as_str()).or_default().push(p);
+        }
+    }
+    let fleet_peaks: Vec<f64> = station_peaks.values().flatten().copied().collect();
+    let fleet_peak_limit = limit(&fleet_peaks);
+    let station_peak_limit: HashMap<&str, f64> = station_peaks
         .iter()
-        .filter_map(|s| s.max_power_w.or_else(|| s.mean_kw().map(|k| k * 1000.0)))
+        .filter(|(_, v)| v.len() >= rules.outlier_min_sessions)
+        .filter_map(|(k, v)| Some((*k, limit(v)?)))
         .collect();
-    let fleet_peak_limit =
-        median_mad(&fleet_peaks).map(|(m, d)| m + rules.fleet_spike_mad * d.max(m * 0.05));
     let durations: Vec<f64> = input.sessions.iter().filter_map(Session::hours).collect();
     let long_limit = quantile(&durations, 0.99).map_or(rules.long_hours, |p| {
         (p * rules.long_factor).max(rules.long_hours)
@@ -427,9 +437,13 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         );
                     }
                     None => {
-                        if let Some(limit) = fleet_peak_limit.filter(|l| peak > *l) {
+                        let (scope, limit) = match station_peak_limit.get(s.station.as_str()) {
+                            Some(l) => ("the station's", Some(*l)),
+                            None => ("the fleet's", fleet_peak_limit),
+                        };
+                        if let Some(limit) = limit.filter(|l| peak > *l) {
                             push_session(&mut out, s, s.start, "power_spike", Severity::Warning, peak / limit,
-                                format!("peak {:.1} kW is above the fleet's robust maximum {:.1} kW (no rating in station metadata)", peak / 1000.0, limit / 1000.0));
+                                format!("peak {:.1} kW is above {scope} robust maximum {:.1} kW (no rating in station metadata)", peak / 1000.0, limit / 1000.0));
                         }
                     }
                     _ => {}
