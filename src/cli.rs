@@ -81,6 +81,9 @@ pub enum Command {
         after_help = "Examples:\n  evmon sessions --since 7d\n  evmon sessions --since 2026-10-01 --until 2026-11-01 --station CP001 -o october.csv\n  evmon sessions --id-tag 04A1B2C3D4 --format json"
     )]
     Sessions(SessionsArgs),
+    /// Price sessions with a tariff: invoices per customer, per-session lines, OCPI CDRs
+    #[command(after_help = BILL_HELP)]
+    Bill(BillArgs),
     /// Detect spikes, malfunctions, unauthorized use and outliers; exit 3 on --fail-on
     #[command(after_help = ANOMALIES_HELP)]
     Anomalies(AnomaliesArgs),
@@ -123,6 +126,19 @@ Examples:
   evmon ingest 'exports/*.csv' --stations stations.toml
   evmon ingest sites.csv --map station_id='Charger' --map start='Plug in' --map energy_kwh='kWh' --tz Europe/Berlin
   cat export.csv | evmon ingest -";
+
+const BILL_HELP: &str = "\
+Money is exact (decimal): each line is rounded half-up to the currency's
+minor unit, VAT is computed per rate over an invoice's lines, and an
+invoice's total is exactly the sum of its lines and VAT. Sessions without a
+stop or energy, without a tariff or time zone, or with billing-relevant
+anomalies are not billed; the summary counts them by reason.
+
+Examples:
+  evmon bill --tariff examples/tariff.toml --period 2026-10
+  evmon bill --tariff examples/tariff.toml --period 2026-10 --lines --format csv -o lines.csv
+  evmon bill --tariff ocpi-tariff.json --since 2026-10-01 --until 2026-10-08 --by station
+  evmon bill --tariff examples/tariff.toml --period 2026-10 --cdr-out cdrs.json";
 
 const ANOMALIES_HELP: &str = "\
 Kinds: power_spike energy_inconsistent meter_regression zero_energy
@@ -357,6 +373,59 @@ pub struct SessionsArgs {
     /// At most N sessions (the earliest first)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BillBy {
+    Customer,
+    IdTag,
+    Station,
+}
+
+fn parse_period(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a month YYYY-MM (e.g. 2026-10)"))
+}
+
+#[derive(Debug, Args)]
+pub struct BillArgs {
+    /// Tariff file: evmon TOML (see examples/tariff.toml) or OCPI 2.2.1 Tariff JSON (.json)
+    #[arg(long, value_name = "FILE")]
+    pub tariff: PathBuf,
+
+    /// Bill sessions that start in this month, in each station's local time
+    #[arg(long, value_parser = parse_period, value_name = "YYYY-MM", conflicts_with_all = ["since", "until"])]
+    pub period: Option<chrono::NaiveDate>,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    /// Only sessions of these id tags
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    pub id_tag: Vec<String>,
+
+    /// Id tag to customer mapping (CSV: id_tag,customer); adds to the tariff file's
+    #[arg(long, value_name = "FILE")]
+    pub customers: Option<PathBuf>,
+
+    /// Whom invoices are for
+    #[arg(long, value_enum, default_value_t = BillBy::Customer, value_name = "PARTY")]
+    pub by: BillBy,
+
+    /// One row per session (kWh per band, amounts, VAT) instead of invoices
+    #[arg(long)]
+    pub lines: bool,
+
+    /// With --lines, list the sessions that were not billed too, with the reason
+    #[arg(long)]
+    pub include_unbillable: bool,
+
+    /// Write OCPI 2.2.1 CDRs (JSON array) of the billed sessions to FILE
+    #[arg(long, value_name = "FILE")]
+    pub cdr_out: Option<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -6,6 +6,7 @@
 //! orchestrating file per subcommand.
 
 pub mod anomaly;
+pub mod billing;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -39,6 +40,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
         Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
+        Command::Bill(args) => cmd::bill::run(args, &cli.global),
         Command::Anomalies(args) => cmd::anomalies::run(args, &cli.global),
         Command::Profile(args) => cmd::profile::run(args, &cli.global),
         Command::Events(args) => cmd::events::run(args, &cli.global),

@@ -49,15 +49,83 @@ pub fn run(args: &AnomaliesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         .into());
     }
     let history = since - chrono::Duration::days(rules.baseline_days);
+    let allow_list = match &args.allow_list {
+        Some(path) => Some(read_allow_list(path)?),
+        None => None,
+    };
+    let input = load(
+        &snapshot,
+        &args.window.station,
+        history,
+        since,
+        until,
+        now,
+        allow_list,
+    )?;
+    let min = severity(args.min_severity);
+    let findings: Vec<Finding> = anomaly::detect(&input, &rules, &args.kinds)
+        .into_iter()
+        .filter(|f| f.severity >= min)
+        .collect();
+
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    note(
+        global,
+        &format!(
+            "{} to {}: {} findings ({} critical, {} warning, {} info) in {} sessions{}",
+            timeutil::format_utc(since),
+            timeutil::format_utc(until),
+            findings.len(),
+            count(Severity::Critical),
+            count(Severity::Warning),
+            count(Severity::Info),
+            input.sessions.iter().filter(|s| s.start >= since).count(),
+            config
+                .source
+                .as_ref()
+                .map(|p| format!("; thresholds from {}", p.display()))
+                .unwrap_or_default()
+        ),
+    );
+    let df = findings_frame(&findings)?;
+    write_output(
+        &df,
+        &args.output,
+        |d| Ok(d.clone()),
+        TableStyle {
+            decimals: vec![("score", 2)],
+            ..TableStyle::default()
+        },
+    )?;
+    if let Some(level) = args.fail_on.map(severity) {
+        if findings.iter().any(|f| f.severity >= level) {
+            return Ok(ExitCode::from(exit::FINDINGS));
+        }
+    }
+    Ok(ExitCode::from(exit::OK))
+}
+
+/// Read what the rules need from the store: sessions and events from
+/// `history` (baselines) to `until`, register and power samples of the
+/// window, station ratings and zones.
+pub(crate) fn load(
+    snapshot: &crate::store::Snapshot,
+    stations_only: &[String],
+    history: chrono::DateTime<chrono::Utc>,
+    since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    allow_list: Option<HashSet<String>>,
+) -> anyhow::Result<Input> {
     let range = TimeRange {
         since: Some(history),
         until: Some(until),
     };
     let stations_filter = |lf: LazyFrame| {
-        if args.window.station.is_empty() {
+        if stations_only.is_empty() {
             lf
         } else {
-            lf.filter(is_one_of(col::STATION_ID, &args.window.station))
+            lf.filter(is_one_of(col::STATION_ID, stations_only))
         }
     };
     let sessions = stations_filter(snapshot.scan(Table::Sessions, &range)?)
@@ -105,11 +173,7 @@ pub fn run(args: &AnomaliesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
             }
         }
     }
-    let allow_list = match &args.allow_list {
-        Some(path) => Some(read_allow_list(path)?),
-        None => None,
-    };
-    let input = Input {
+    Ok(Input {
         sessions: anomaly::sessions_from(&sessions)?,
         samples: anomaly::samples_from(&samples)?,
         events: anomaly::events_from(&events)?,
@@ -119,48 +183,7 @@ pub fn run(args: &AnomaliesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         until,
         now,
         allow_list,
-    };
-    let min = severity(args.min_severity);
-    let findings: Vec<Finding> = anomaly::detect(&input, &rules, &args.kinds)
-        .into_iter()
-        .filter(|f| f.severity >= min)
-        .collect();
-
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    note(
-        global,
-        &format!(
-            "{} to {}: {} findings ({} critical, {} warning, {} info) in {} sessions{}",
-            timeutil::format_utc(since),
-            timeutil::format_utc(until),
-            findings.len(),
-            count(Severity::Critical),
-            count(Severity::Warning),
-            count(Severity::Info),
-            input.sessions.iter().filter(|s| s.start >= since).count(),
-            config
-                .source
-                .as_ref()
-                .map(|p| format!("; thresholds from {}", p.display()))
-                .unwrap_or_default()
-        ),
-    );
-    let df = findings_frame(&findings)?;
-    write_output(
-        &df,
-        &args.output,
-        |d| Ok(d.clone()),
-        TableStyle {
-            decimals: vec![("score", 2)],
-            ..TableStyle::default()
-        },
-    )?;
-    if let Some(level) = args.fail_on.map(severity) {
-        if findings.iter().any(|f| f.severity >= level) {
-            return Ok(ExitCode::from(exit::FINDINGS));
-        }
-    }
-    Ok(ExitCode::from(exit::OK))
+    })
 }
 
 /// Findings in the documented output columns.

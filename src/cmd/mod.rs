@@ -2,6 +2,7 @@
 //! modules, and writes the result: no domain logic lives here.
 
 pub mod anomalies;
+pub mod bill;
 pub mod events;
 pub mod ingest;
 pub mod profile;

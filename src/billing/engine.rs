@@ -1,0 +1,823 @@
+//! Pricing one session against one tariff.
+//!
+//! The session is cut into periods wherever the price may change: a
+//! time-of-use window opens or closes (in the tariff's or station's local
+//! time, DST included), a day or season begins, an energy or duration
+//! threshold is crossed, charging ends, or the idle grace runs out. Each
+//! period's energy comes from the session's meter-value curve (linear
+//! between readings) when there is one, else pro rata over the charging
+//! time. Each dimension of each period is priced by the first element
+//! whose restrictions match at the start of the period (OCPI's rule), and
+//! the per-period amounts are summed into invoice lines.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::prelude::*;
+use rust_decimal::Decimal;
+
+use super::money::round_money;
+use super::tariff::{Component, Dimension, Element, Origin, Restrictions, Tariff};
+use crate::timeutil::{resolve_local, DstPolicy};
+
+/// A session ready to be priced.
+#[derive(Debug, Clone)]
+pub struct SessionInput {
+    pub uid: String,
+    pub station: String,
+    pub connector: Option<i32>,
+    pub id_tag: Option<String>,
+    pub customer: Option<String>,
+    pub start: DateTime<Utc>,
+    pub stop: DateTime<Utc>,
+    /// When charging ended (≤ stop); the stop when unknown.
+    pub charging_end: DateTime<Utc>,
+    pub energy_wh: Decimal,
+    /// Energy register readings (time, Wh) during the session, if any.
+    pub curve: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// How energy was assigned to periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    MeterCurve,
+    ProRata,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::MeterCurve => "meter curve",
+            Split::ProRata => "pro rata",
+        }
+    }
+}
+
+/// Whether the car was charging in a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Charging,
+    Parking,
+}
+
+/// One priced period (an OCPI ChargingPeriod).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub phase: Phase,
+    /// Wh delivered in the period (billed, after step_size).
+    pub energy_wh: Decimal,
+    /// Seconds charging (TIME) or parked and billable (PARKING_TIME).
+    pub time_s: Decimal,
+    /// Index of the element pricing each dimension in this period.
+    pub element: BTreeMap<Dimension, usize>,
+}
+
+/// What an invoice line is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LineKind {
+    Energy,
+    Time,
+    Idle,
+    Fee,
+    Discount,
+    Adjustment,
+}
+
+impl LineKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LineKind::Energy => "energy",
+            LineKind::Time => "time",
+            LineKind::Idle => "idle",
+            LineKind::Fee => "fee",
+            LineKind::Discount => "discount",
+            LineKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// One invoice line of a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub kind: LineKind,
+    /// `energy peak`, `idle (after 30 min grace, capped)`, ...
+    pub label: String,
+    pub quantity: Decimal,
+    /// `kWh`, `h`, `session`.
+    pub unit: &'static str,
+    pub unit_price: Decimal,
+    /// Before rounding.
+    pub exact: Decimal,
+    /// Rounded half-up to the currency's minor unit.
+    pub amount: Decimal,
+    /// VAT percentage of the line.
+    pub vat: Decimal,
+}
+
+/// A priced session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionBill {
+    pub uid: String,
+    pub station: String,
+    pub connector: Option<i32>,
+    pub id_tag: Option<String>,
+    pub customer: Option<String>,
+    pub tariff_id: String,
+    pub currency: String,
+    pub minor_units: u32,
+    pub zone: Tz,
+    pub start: DateTime<Utc>,
+    pub stop: DateTime<Utc>,
+    pub charging_end: DateTime<Utc>,
+    pub split: Split,
+    pub periods: Vec<Period>,
+    pub lines: Vec<Line>,
+    /// kWh per energy band (element name), billed.
+    pub kwh_by_band: Vec<(String, Decimal)>,
+    pub energy_kwh: Decimal,
+    /// OCPI-style total before line rounding, after min/max (for CDRs).
+    pub exact_excl: Decimal,
+    pub exact_incl: Decimal,
+    /// Which dimension amounts went into the CDR totals (exact).
+    pub exact_by_dimension: BTreeMap<Dimension, Decimal>,
+}
+
+impl SessionBill {
+    /// Net: the sum of the rounded lines.
+    pub fn net(&self) -> Decimal {
+        self.lines.iter().map(|l| l.amount).sum()
+    }
+
+    /// VAT of this session alone (per rate, rounded): informational, an
+    /// invoice computes VAT per rate over all its lines.
+    pub fn vat(&self) -> Decimal {
+        let mut by_rate: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+        for l in &self.lines {
+            *by_rate.entry(l.vat).or_default() += l.amount;
+        }
+        by_rate
+            .iter()
+            .map(|(rate, base)| round_money(base * rate / Decimal::ONE_HUNDRED, self.minor_units))
+            .sum()
+    }
+
+    pub fn amount_of(&self, kind: LineKind) -> Decimal {
+        self.lines
+            .iter()
+            .filter(|l| l.kind == kind)
+            .map(|l| l.amount)
+            .sum()
+    }
+}
+
+fn dec(f: f64) -> Decimal {
+    Decimal::from_f64(f).unwrap_or_default()
+}
+
+fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> Decimal {
+    Decimal::from_i64((b - a).num_milliseconds()).unwrap_or_default() / Decimal::from(1000)
+}
+
+/// Cumulative energy delivered since the start, in Wh, at any instant.
+struct Curve {
+    /// (time, cumulative Wh), increasing in time; ends at the session's energy.
+    points: Vec<(DateTime<Utc>, Decimal)>,
+    split: Split,
+}
+
+impl Curve {
+    fn build(s: &SessionInput) -> Curve {
+        let total = s.energy_wh;
+        let end = s.charging_end;
+        // The meter curve: readings inside the session, shifted to start at
+        // zero and scaled to the session's energy (the authoritative total).
+        let mut readings: Vec<(DateTime<Utc>, f64)> = s
+            .curve
+            .iter()
+            .filter(|(t, _)| *t >= s.start && *t <= s.stop)
+            .copied()
+            .collect();
+        readings.sort_by_key(|r| r.0);
+        if readings.len() >= 2 {
+            let base = readings[0].1;
+            let top = readings.iter().map(|r| r.1).fold(f64::MIN, f64::max) - base;
+            let monotone = readings.windows(2).all(|w| w[1].1 >= w[0].1);
+            if top > 0.0 && monotone {
+                let mut points = vec![(s.start, Decimal::ZERO)];
+                for (t, v) in &readings {
+                    let share = dec((v - base) / top);
+                    let wh = (total * share).round_dp(3);
+                    if *t > s.start {
+                        points.push((*t, wh.min(total)));
+                    }
+                }
+                points.push((s.stop, total));
+                // Keep the curve non-decreasing after rounding.
+                for i in 1..points.len() {
+                    if points[i].1 < points[i - 1].1 {
+                        points[i].1 = points[i - 1].1;
+                    }
+                }
+                return Curve {
+                    points,
+                    split: Split::MeterCurve,
+                };
+            }
+        }
+        let points = if end > s.start {
+            vec![
+                (s.start, Decimal::ZERO),
+                (end, total),
+                (s.stop.max(end), total),
+            ]
+        } else {
+            vec![(s.start, total), (s.stop, total)]
+        };
+        Curve {
+            points,
+            split: Split::ProRata,
+        }
+    }
+
+    /// Energy delivered by instant `t` (Wh).
+    fn at(&self, t: DateTime<Utc>) -> Decimal {
+        let p = &self.points;
+        if t <= p[0].0 {
+            return p[0].1;
+        }
+        for w in p.windows(2) {
+            if t <= w[1].0 {
+                let span = seconds(w[0].0, w[1].0);
+                if span.is_zero() {
+                    return w[1].1;
+                }
+                let frac = seconds(w[0].0, t) / span;
+                return (w[0].1 + (w[1].1 - w[0].1) * frac).round_dp(3);
+            }
+        }
+        p[p.len() - 1].1
+    }
+
+    /// The first instant the cumulative energy reaches `wh`.
+    fn time_at(&self, wh: Decimal) -> Option<DateTime<Utc>> {
+        for w in self.points.windows(2) {
+            if w[0].1 < wh && w[1].1 >= wh {
+                let frac = (wh - w[0].1) / (w[1].1 - w[0].1);
+                let ms = (Decimal::from_i64((w[1].0 - w[0].0).num_milliseconds())
+                    .unwrap_or_default()
+                    * frac)
+                    .to_i64()
+                    .unwrap_or(0);
+                return Some(w[0].0 + Duration::milliseconds(ms));
+            }
+        }
+        None
+    }
+}
+
+fn local_instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    // Earliest reading on a fold, shifted forward in a gap (see timeutil).
+    resolve_local(zone, date.and_time(time), None, DstPolicy::default())
+        .unwrap_or_else(|_| Utc.from_utc_datetime(&date.and_time(time)))
+}
+
+/// Where prices may change.
+fn boundaries(s: &SessionInput, t: &Tariff, zone: Tz, curve: &Curve) -> Vec<DateTime<Utc>> {
+    let mut out = vec![s.start, s.charging_end, s.stop];
+    let first = s.start.with_timezone(&zone).date_naive() - Duration::days(1);
+    let last = s.stop.with_timezone(&zone).date_naive() + Duration::days(1);
+    let calendar = t.elements.iter().any(|e| {
+        let r = &e.restrictions;
+        r.days.is_some() || r.start_date.is_some() || r.end_date.is_some() || r.months.is_some()
+    });
+    let mut day = first;
+    while day <= last {
+        if calendar {
+            out.push(local_instant(zone, day, NaiveTime::MIN));
+        }
+        for e in &t.elements {
+            for time in [e.restrictions.start_time, e.restrictions.end_time]
+                .into_iter()
+                .flatten()
+            {
+                out.push(local_instant(zone, day, time));
+            }
+        }
+        day += Duration::days(1);
+    }
+    for e in &t.elements {
+        let r = &e.restrictions;
+        for d in [r.min_duration_s, r.max_duration_s].into_iter().flatten() {
+            out.push(s.start + Duration::seconds(d));
+        }
+        for kwh in [r.min_kwh, r.max_kwh].into_iter().flatten() {
+            if let Some(at) = curve.time_at(kwh * Decimal::from(1000)) {
+                out.push(at);
+            }
+        }
+    }
+    if t.idle_grace_s > 0 {
+        out.push(s.charging_end + Duration::seconds(t.idle_grace_s));
+    }
+    out.retain(|b| *b >= s.start && *b <= s.stop);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What is known at the start of a period, to check restrictions against.
+struct Snapshot {
+    local: chrono::NaiveDateTime,
+    kwh: Decimal,
+    duration_s: i64,
+    power_kw: Decimal,
+}
+
+fn time_matches(r: &Restrictions, t: NaiveTime) -> bool {
+    match (r.start_time, r.end_time) {
+        (Some(s), Some(e)) if e == NaiveTime::MIN => t >= s,
+        (Some(s), Some(e)) if s <= e => t >= s && t < e,
+        (Some(s), Some(e)) => t >= s || t < e,
+        (Some(s), None) => t >= s,
+        // A lone end of 00:00 bounds nothing.
+        (None, Some(e)) => e == NaiveTime::MIN || t < e,
+        (None, None) => true,
+    }
+}
+
+fn matches(r: &Restrictions, at: &Snapshot) -> bool {
+    let date = at.local.date();
+    !r.reservation
+        && time_matches(r, at.local.time())
+        && r.start_date.is_none_or(|d| date >= d)
+        && r.end_date.is_none_or(|d| date < d)
+        && r.months.as_ref().is_none_or(|m| m.contains(&date.month()))
+        && r.days.as_ref().is_none_or(|d| d.contains(&date.weekday()))
+        && r.min_kwh.is_none_or(|k| at.kwh >= k)
+        && r.max_kwh.is_none_or(|k| at.kwh < k)
+        && r.min_power_kw.is_none_or(|p| at.power_kw >= p)
+        && r.max_power_kw.is_none_or(|p| at.power_kw < p)
+        && r.min_duration_s.is_none_or(|d| at.duration_s >= d)
+        && r.max_duration_s.is_none_or(|d| at.duration_s < d)
+}
+
+/// The first element pricing `dimension` whose restrictions match.
+fn lookup(elements: &[Element], dimension: Dimension, at: &Snapshot) -> Option<(usize, Component)> {
+    elements.iter().enumerate().find_map(|(i, e)| {
+        let c = e.components.iter().find(|c| c.dimension == dimension)?;
+        matches(&e.restrictions, at).then(|| (i, c.clone()))
+    })
+}
+
+fn ceil_to_step(v: Decimal, step: u32) -> Decimal {
+    let step = Decimal::from(step.max(1));
+    (v / step).ceil() * step
+}
+
+/// Price a stopped session. `zone` is where the tariff's times are read.
+pub fn price_session(s: &SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
+    let curve = Curve::build(s);
+    let cuts = boundaries(s, t, zone, &curve);
+    let grace_end = s.charging_end + Duration::seconds(t.idle_grace_s);
+    let mut periods: Vec<Period> = Vec::new();
+    let mut components: Vec<BTreeMap<Dimension, Component>> = Vec::new();
+    for w in cuts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b <= a {
+            continue;
+        }
+        let phase = if a < s.charging_end {
+            Phase::Charging
+        } else {
+            Phase::Parking
+        };
+        let energy = curve.at(b) - curve.at(a);
+        let secs = seconds(a, b);
+        let hours = secs / Decimal::from(3600);
+        let snapshot = Snapshot {
+            local: a.with_timezone(&zone).naive_local(),
+            kwh: curve.at(a) / Decimal::from(1000),
+            duration_s: (a - s.start).num_seconds(),
+            power_kw: if hours.is_zero() {
+                Decimal::ZERO
+            } else {
+                energy / Decimal::from(1000) / hours
+            },
+        };
+        let mut element = BTreeMap::new();
+        let mut comps = BTreeMap::new();
+        for dim in [Dimension::Energy, Dimension::Time, Dimension::Parking] {
+            if let Some((i, c)) = lookup(&t.elements, dim, &snapshot) {
+                element.insert(dim, i);
+                comps.insert(dim, c);
+            }
+        }
+        let billable = match phase {
+            Phase::Charging => secs,
+            // Idle time inside the grace period is free.
+            Phase::Parking if a >= grace_end => secs,
+            Phase::Parking => Decimal::ZERO,
+        };
+        periods.push(Period {
+            start: a,
+            end: b,
+            phase,
+            energy_wh: energy,
+            time_s: billable,
+            element,
+        });
+        components.push(comps);
+    }
+    // A session with no length still has its energy (all at the start).
+    if periods.is_empty() {
+        let snapshot = Snapshot {
+            local: s.start.with_timezone(&zone).naive_local(),
+            kwh: Decimal::ZERO,
+            duration_s: 0,
+            power_kw: Decimal::ZERO,
+        };
+        let mut element = BTreeMap::new();
+        let mut comps = BTreeMap::new();
+        if let Some((i, c)) = lookup(&t.elements, Dimension::Energy, &snapshot) {
+            element.insert(Dimension::Energy, i);
+            comps.insert(Dimension::Energy, c);
+        }
+        periods.push(Period {
+            start: s.start,
+            end: s.stop,
+            phase: Phase::Charging,
+            energy_wh: s.energy_wh,
+            time_s: Decimal::ZERO,
+            element,
+        });
+        components.push(comps);
+    }
+
+    // OCPI step_size: the session total of a dimension rounded up once, the
+    // extra billed in the last period that prices it. evmon TOML tariffs
+    // bill exact volumes.
+    if t.origin == Origin::Ocpi {
+        fn last_with(
+            periods: &[Period],
+            components: &[BTreeMap<Dimension, Component>],
+            dim: Dimension,
+            phase: Option<Phase>,
+        ) -> Option<usize> {
+            (0..periods.len()).rev().find(|&i| {
+                components[i].contains_key(&dim) && phase.is_none_or(|p| periods[i].phase == p)
+            })
+        }
+        if let Some(i) = last_with(&periods, &components, Dimension::Energy, None) {
+            let total: Decimal = periods.iter().map(|p| p.energy_wh).sum();
+            let billed = ceil_to_step(total, components[i][&Dimension::Energy].step_size);
+            periods[i].energy_wh += billed - total;
+        }
+        let parking_priced = (0..periods.len()).any(|i| {
+            periods[i].phase == Phase::Parking && components[i].contains_key(&Dimension::Parking)
+        });
+        let (dim, phase) = if parking_priced {
+            (Dimension::Parking, Phase::Parking)
+        } else {
+            (Dimension::Time, Phase::Charging)
+        };
+        if let Some(i) = last_with(&periods, &components, dim, Some(phase)) {
+            let total: Decimal = periods
+                .iter()
+                .filter(|p| p.phase == phase)
+                .map(|p| p.time_s)
+                .sum();
+            let billed = ceil_to_step(total, components[i][&dim].step_size);
+            periods[i].time_s += billed - total;
+        }
+    }
+
+    // Sum the periods into lines: one per dimension and element.
+    let mut sums: BTreeMap<(Dimension, usize), (Decimal, Decimal, Component)> = BTreeMap::new();
+    let hour = Decimal::from(3600);
+    for (p, comps) in periods.iter().zip(&components) {
+        for (dim, c) in comps {
+            let quantity = match (dim, p.phase) {
+                (Dimension::Energy, _) => p.energy_wh / Decimal::from(1000),
+                (Dimension::Time, Phase::Charging) => p.time_s / hour,
+                (Dimension::Parking, Phase::Parking) => p.time_s / hour,
+                _ => continue,
+            };
+            let e = sums.entry((*dim, p.element[dim])).or_insert((
+                Decimal::ZERO,
+                Decimal::ZERO,
+                c.clone(),
+            ));
+            e.0 += quantity;
+            e.1 += quantity * c.price;
+        }
+    }
+    let flat = lookup(
+        &t.elements,
+        Dimension::Flat,
+        &Snapshot {
+            local: s.start.with_timezone(&zone).naive_local(),
+            kwh: Decimal::ZERO,
+            duration_s: 0,
+            power_kw: Decimal::ZERO,
+        },
+    );
+    let main_vat = t
+        .elements
+        .iter()
+        .flat_map(|e| &e.components)
+        .find_map(|c| c.vat)
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    let mut exact_by_dimension: BTreeMap<Dimension, Decimal> = BTreeMap::new();
+    let mut exact_incl = Decimal::ZERO;
+    let mut idle_exact = Decimal::ZERO;
+    let mut kwh_by_band: Vec<(String, Decimal)> = Vec::new();
+    for ((dim, el), (quantity, exact, c)) in &sums {
+        let name = &t.elements[*el].name;
+        if quantity.is_zero() {
+            continue;
+        }
+        let (kind, label, unit) = match dim {
+            Dimension::Energy => {
+                kwh_by_band.push((name.clone(), *quantity));
+                (LineKind::Energy, format!("energy {name}"), "kWh")
+            }
+            Dimension::Time if t.origin == Origin::Toml => {
+                (LineKind::Time, "charging time".to_string(), "h")
+            }
+            Dimension::Time => (LineKind::Time, format!("charging time ({name})"), "h"),
+            Dimension::Parking => {
+                idle_exact += exact;
+                let grace = if t.idle_grace_s > 0 {
+                    format!(" after {} min grace", t.idle_grace_s / 60)
+                } else {
+                    String::new()
+                };
+                let label = if t.origin == Origin::Toml {
+                    format!("idle{grace}")
+                } else {
+                    format!("idle ({name})")
+                };
+                (LineKind::Idle, label, "h")
+            }
+            Dimension::Flat => continue,
+        };
+        // A dimension priced at zero: no line.
+        if c.price.is_zero() {
+            continue;
+        }
+        *exact_by_dimension.entry(*dim).or_default() += exact;
+        exact_incl += exact * (Decimal::ONE + c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED);
+        lines.push(Line {
+            kind,
+            label,
+            quantity: quantity.round_dp(6),
+            unit,
+            unit_price: c.price,
+            exact: *exact,
+            amount: round_money(*exact, t.minor_units),
+            vat: c.vat.unwrap_or(main_vat),
+        });
+    }
+    // The idle cap (evmon): the idle lines together cost at most the cap.
+    if let Some(cap) = t.idle_cap {
+        if idle_exact > cap {
+            let over = idle_exact - cap;
+            let amount =
+                -(round_money(idle_exact, t.minor_units) - round_money(cap, t.minor_units));
+            lines.push(Line {
+                kind: LineKind::Idle,
+                label: format!("idle fee capped at {cap}"),
+                quantity: Decimal::ONE,
+                unit: "session",
+                unit_price: amount,
+                exact: -over,
+                amount,
+                vat: main_vat,
+            });
+            *exact_by_dimension.entry(Dimension::Parking).or_default() -= over;
+            exact_incl -= over * (Decimal::ONE + main_vat / Decimal::ONE_HUNDRED);
+        }
+    }
+    if let Some((el, c)) = flat {
+        *exact_by_dimension.entry(Dimension::Flat).or_default() += c.price;
+        exact_incl += c.price * (Decimal::ONE + c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED);
+        lines.push(Line {
+            kind: LineKind::Fee,
+            label: t.elements[el].name.clone(),
+            quantity: Decimal::ONE,
+            unit: "session",
+            unit_price: c.price,
+            exact: c.price,
+            amount: round_money(c.price, t.minor_units),
+            vat: c.vat.unwrap_or(main_vat),
+        });
+    }
+    let energy_kwh: Decimal =
+        periods.iter().map(|p| p.energy_wh).sum::<Decimal>() / Decimal::from(1000);
+
+    // Discounts (evmon), on the rounded lines.
+    let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
+    let mut discount_total = Decimal::ZERO;
+    for d in &t.discounts {
+        if !d.matches(s.id_tag.as_deref(), s.customer.as_deref()) {
+            continue;
+        }
+        let exact = if let Some(p) = d.percent {
+            (subtotal - discount_total) * p / Decimal::ONE_HUNDRED
+        } else {
+            energy_kwh * d.per_kwh.unwrap_or_default()
+        };
+        // A discount never makes the session pay out.
+        let amount = round_money(exact, t.minor_units).min(subtotal - discount_total);
+        if amount <= Decimal::ZERO {
+            continue;
+        }
+        discount_total += amount;
+        lines.push(Line {
+            kind: LineKind::Discount,
+            label: d.name.clone(),
+            quantity: Decimal::ONE,
+            unit: "session",
+            unit_price: -amount,
+            exact: -exact,
+            amount: -amount,
+            vat: main_vat,
+        });
+    }
+
+    // Minimum and maximum price, excluding VAT, on what is left.
+    let net: Decimal = lines.iter().map(|l| l.amount).sum();
+    let adjust = match (t.min_price, t.max_price) {
+        (Some(min), _) if net < min => Some((
+            "minimum session price",
+            round_money(min, t.minor_units) - net,
+        )),
+        (_, Some(max)) if net > max => Some((
+            "maximum session price",
+            round_money(max, t.minor_units) - net,
+        )),
+        _ => None,
+    };
+    if let Some((label, amount)) = adjust {
+        lines.push(Line {
+            kind: LineKind::Adjustment,
+            label: format!(
+                "{label} {}",
+                if amount > Decimal::ZERO {
+                    t.min_price
+                } else {
+                    t.max_price
+                }
+                .unwrap_or_default()
+            ),
+            quantity: Decimal::ONE,
+            unit: "session",
+            unit_price: amount,
+            exact: amount,
+            amount,
+            vat: main_vat,
+        });
+    }
+    // The CDR total (OCPI): exact dimension amounts, clamped to min/max
+    // excluding and including VAT independently.
+    let mut exact_excl: Decimal = exact_by_dimension.values().sum();
+    let vat_factor = Decimal::ONE + main_vat / Decimal::ONE_HUNDRED;
+    if let Some(min) = t.min_price {
+        if exact_excl < min {
+            exact_excl = min;
+        }
+        if exact_incl < min * vat_factor {
+            exact_incl = min * vat_factor;
+        }
+    }
+    if let Some(max) = t.max_price {
+        if exact_excl > max {
+            exact_excl = max;
+        }
+        if exact_incl > max * vat_factor {
+            exact_incl = max * vat_factor;
+        }
+    }
+
+    SessionBill {
+        uid: s.uid.clone(),
+        station: s.station.clone(),
+        connector: s.connector,
+        id_tag: s.id_tag.clone(),
+        customer: s.customer.clone(),
+        tariff_id: t.id.clone(),
+        currency: t.currency.clone(),
+        minor_units: t.minor_units,
+        zone,
+        start: s.start,
+        stop: s.stop,
+        charging_end: s.charging_end,
+        split: curve.split,
+        periods,
+        lines,
+        kwh_by_band,
+        energy_kwh,
+        exact_excl,
+        exact_incl,
+        exact_by_dimension,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tariff::parse_toml;
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn session(start: &str, stop: &str, cend: &str, kwh: &str) -> SessionInput {
+        SessionInput {
+            uid: "s".into(),
+            station: "CP".into(),
+            connector: Some(1),
+            id_tag: Some("TAG".into()),
+            customer: None,
+            start: t(start),
+            stop: t(stop),
+            charging_end: t(cend),
+            energy_wh: d(kwh) * Decimal::from(1000),
+            curve: Vec::new(),
+        }
+    }
+
+    const PEAK: &str = r#"
+[[tariff]]
+id = "tou"
+currency = "EUR"
+vat = 21
+[tariff.energy]
+price = 0.20
+[[tariff.energy.window]]
+name = "peak"
+start = "17:00"
+end = "21:00"
+price = 0.40
+"#;
+
+    #[test]
+    fn peak_boundary_splits_pro_rata() {
+        // 16:30-18:30 UTC, 10 kWh evenly: 2.5 kWh before 17:00, 7.5 after.
+        let tariff = &parse_toml("t", PEAK).unwrap().tariffs[0];
+        let bill = price_session(
+            &session(
+                "2026-10-07T16:30:00Z",
+                "2026-10-07T18:30:00Z",
+                "2026-10-07T18:30:00Z",
+                "10",
+            ),
+            tariff,
+            chrono_tz::UTC,
+        );
+        assert_eq!(bill.split, Split::ProRata);
+        let energy: Vec<(&str, Decimal, Decimal)> = bill
+            .lines
+            .iter()
+            .map(|l| (l.label.as_str(), l.quantity, l.amount))
+            .collect();
+        assert_eq!(
+            energy,
+            vec![
+                ("energy peak", d("7.5"), d("3.00")),
+                ("energy standard", d("2.5"), d("0.50"))
+            ]
+        );
+        assert_eq!(bill.net(), d("3.50"));
+        assert_eq!(bill.vat(), d("0.74")); // 3.50 x 21% = 0.735 -> 0.74 (half-up)
+    }
+
+    #[test]
+    fn meter_curve_beats_pro_rata() {
+        // All energy arrives before 17:00 on the curve: no peak energy.
+        let tariff = &parse_toml("t", PEAK).unwrap().tariffs[0];
+        let mut s = session(
+            "2026-10-07T16:30:00Z",
+            "2026-10-07T18:30:00Z",
+            "2026-10-07T17:00:00Z",
+            "10",
+        );
+        s.curve = vec![
+            (t("2026-10-07T16:30:00Z"), 1000.0),
+            (t("2026-10-07T17:00:00Z"), 11000.0),
+            (t("2026-10-07T18:30:00Z"), 11000.0),
+        ];
+        let bill = price_session(&s, tariff, chrono_tz::UTC);
+        assert_eq!(bill.split, Split::MeterCurve);
+        assert_eq!(bill.kwh_by_band, vec![("standard".to_string(), d("10"))]);
+        assert_eq!(bill.net(), d("2.00"));
+    }
+}

@@ -1,0 +1,542 @@
+//! `evmon bill`: load the tariff and the period's sessions, set aside what
+//! cannot be billed (with the reason), price the rest, and write invoices
+//! or per-session lines (and OCPI CDRs).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use super::{note, write_output};
+use crate::anomaly::{self, Severity};
+use crate::billing::money::money_text;
+use crate::billing::{self, GroupBy, SessionBill, SessionInput};
+use crate::cli::{BillArgs, BillBy, GlobalArgs};
+use crate::exit;
+use crate::output::TableStyle;
+use crate::schema::{col, Table};
+use crate::store::Store;
+use crate::timeutil::{self, TimeRange};
+
+/// Anomalies that make a session's price untrustworthy.
+const BLOCKING_KINDS: &[&str] = &[
+    "meter_regression",
+    "energy_inconsistent",
+    "duplicate_transaction",
+    "clock_skew",
+    "auth_rejected",
+];
+
+/// A session that was not billed, and why.
+struct Unbillable {
+    session: anomaly::Session,
+    reason: String,
+}
+
+pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let mut set = billing::load(&args.tariff)?;
+    if let Some(path) = &args.customers {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        set.customers.extend(billing::tariff::parse_customers(
+            &path.display().to_string(),
+            &text,
+        )?);
+    }
+    let store = Store::open(&global.data)?;
+    let snapshot = store.snapshot()?;
+    let now = timeutil::now();
+
+    // The window: a local month (read with a day's margin, then filtered per
+    // station), or --since/--until.
+    let (since, until) = match args.period {
+        Some(first) => {
+            let next = first
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(first);
+            (
+                first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1),
+                next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(1),
+            )
+        }
+        None => {
+            let until = args.window.until.unwrap_or(now);
+            let since = args.window.since.ok_or_else(|| {
+                crate::UsageError(
+                    "give the period to bill: --period YYYY-MM, or --since (and --until)".into(),
+                )
+            })?;
+            (since, until)
+        }
+    };
+    let input = super::anomalies::load(
+        &snapshot,
+        &args.window.station,
+        since - Duration::days(28),
+        since,
+        until,
+        now,
+        None,
+    )?;
+    let stations = snapshot
+        .scan(Table::Stations, &TimeRange::default())?
+        .collect()?;
+    let sites: HashMap<String, String> = {
+        let ids = stations.column(col::STATION_ID)?.str()?.clone();
+        let site = stations.column(col::SITE)?.str()?.clone();
+        ids.iter()
+            .zip(site.iter())
+            .filter_map(|(i, s)| Some((i?.to_string(), s?.to_string())))
+            .collect()
+    };
+    let rules = crate::config::load(global.config.as_deref())?.anomalies;
+    let findings = anomaly::detect(
+        &input,
+        &rules,
+        &BLOCKING_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>(),
+    );
+    let mut blocked: HashMap<&str, &anomaly::Finding> = HashMap::new();
+    for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {
+        if let Some(uid) = &f.session_uid {
+            blocked.entry(uid.as_str()).or_insert(f);
+        }
+    }
+
+    let in_period = |s: &anomaly::Session, zone: Option<&Tz>| -> bool {
+        match args.period {
+            Some(first) => {
+                let local: NaiveDate = zone.map_or(s.start.date_naive(), |z| {
+                    s.start.with_timezone(z).date_naive()
+                });
+                local.year_month() == (first.year_month())
+            }
+            None => s.start >= since && s.start < until,
+        }
+    };
+    let mut bills: Vec<SessionBill> = Vec::new();
+    let mut unbillable: Vec<Unbillable> = Vec::new();
+    let mut tariff_of: HashMap<String, usize> = HashMap::new();
+    for s in &input.sessions {
+        let site = sites.get(&s.station).map(String::as_str);
+        let tariff_idx = set
+            .tariffs
+            .iter()
+            .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
+            .or_else(|| {
+                set.tariffs
+                    .iter()
+                    .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
+            });
+        let zone = tariff_idx
+            .and_then(|i| set.tariffs[i].timezone)
+            .or_else(|| input.zones.get(&s.station).copied());
+        if !in_period(s, zone.as_ref()) {
+            continue;
+        }
+        if !args.id_tag.is_empty() && !s.id_tag.as_ref().is_some_and(|t| args.id_tag.contains(t)) {
+            continue;
+        }
+        let reason = if s.stop.is_none() {
+            Some("never stopped".to_string())
+        } else if s.energy_wh.is_none() {
+            Some("no energy reading".to_string())
+        } else if tariff_idx.is_none() {
+            Some(format!(
+                "no tariff in {} covers station {}",
+                args.tariff.display(),
+                s.station
+            ))
+        } else if zone.is_none() {
+            Some(format!("no time zone for station {}: give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
+        } else {
+            blocked
+                .get(s.uid.as_str())
+                .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
+        };
+        if let Some(reason) = reason {
+            unbillable.push(Unbillable {
+                session: s.clone(),
+                reason,
+            });
+            continue;
+        }
+        let (Some(i), Some(zone), Some(stop), Some(e)) = (tariff_idx, zone, s.stop, s.energy_wh)
+        else {
+            continue;
+        };
+        let tariff = &set.tariffs[i];
+        let curve: Vec<(DateTime<Utc>, f64)> = input
+            .samples
+            .get(&s.uid)
+            .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
+            .unwrap_or_default();
+        let customer = s
+            .id_tag
+            .as_ref()
+            .and_then(|t| set.customers.get(t))
+            .cloned();
+        let session = SessionInput {
+            uid: s.uid.clone(),
+            station: s.station.clone(),
+            connector: s.connector,
+            id_tag: s.id_tag.clone(),
+            customer,
+            start: s.start,
+            stop,
+            charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
+            energy_wh: Decimal::from_str(&format!("{e:.3}")).unwrap_or_default(),
+            curve,
+        };
+        tariff_of.insert(s.uid.clone(), i);
+        bills.push(billing::price_session(&session, tariff, zone));
+    }
+
+    if let Some(path) = &args.cdr_out {
+        let cdrs: Vec<serde_json::Value> = bills
+            .iter()
+            .map(|b| billing::cdr::cdr(b, &set.tariffs[tariff_of[&b.uid]], now))
+            .collect();
+        let text = serde_json::to_string_pretty(&cdrs).expect("CDRs serialize");
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        note(
+            global,
+            &format!("wrote {} CDRs to {}", cdrs.len(), path.display()),
+        );
+    }
+
+    let by = match args.by {
+        BillBy::Customer => GroupBy::Customer,
+        BillBy::IdTag => GroupBy::IdTag,
+        BillBy::Station => GroupBy::Station,
+    };
+    let invoices = billing::invoices(&bills, by);
+    summary(global, &bills, &invoices, &unbillable);
+    let df = if args.lines {
+        lines_frame(
+            &bills,
+            if args.include_unbillable {
+                &unbillable
+            } else {
+                &[]
+            },
+        )?
+    } else {
+        invoices_frame(&invoices, args.by)?
+    };
+    write_output(&df, &args.output, |d| Ok(d.clone()), TableStyle::default())?;
+    Ok(ExitCode::from(exit::OK))
+}
+
+trait YearMonth {
+    fn year_month(&self) -> (i32, u32);
+}
+
+impl YearMonth for NaiveDate {
+    fn year_month(&self) -> (i32, u32) {
+        use chrono::Datelike;
+        (self.year(), self.month())
+    }
+}
+
+fn summary(
+    global: &GlobalArgs,
+    bills: &[SessionBill],
+    invoices: &[billing::Invoice],
+    unbillable: &[Unbillable],
+) {
+    let mut by_currency: BTreeMap<&str, (Decimal, Decimal, Decimal, u32)> = BTreeMap::new();
+    for i in invoices {
+        let e = by_currency.entry(i.currency.as_str()).or_insert((
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            i.minor_units,
+        ));
+        e.0 += i.net;
+        e.1 += i.vat;
+        e.2 += i.gross;
+    }
+    let money: Vec<String> = by_currency
+        .iter()
+        .map(|(c, (n, v, g, m))| {
+            format!(
+                "net {c} {}, VAT {}, gross {}",
+                money_text(*n, *m),
+                money_text(*v, *m),
+                money_text(*g, *m)
+            )
+        })
+        .collect();
+    let kwh: Decimal = bills.iter().map(|b| b.energy_kwh).sum();
+    let mut text = format!(
+        "billed {} sessions ({} kWh) into {} invoices: {}",
+        bills.len(),
+        kwh.round_dp(3),
+        invoices.len(),
+        if money.is_empty() {
+            "nothing".to_string()
+        } else {
+            money.join("; ")
+        }
+    );
+    if !unbillable.is_empty() {
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        for u in unbillable {
+            let short = u.reason.split(':').next().unwrap_or(&u.reason).to_string();
+            *reasons.entry(short).or_default() += 1;
+        }
+        let list: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        text += &format!(
+            "; {} not billed ({}): see --lines --include-unbillable",
+            unbillable.len(),
+            list.join(", ")
+        );
+    }
+    note(global, &text);
+}
+
+fn local_text(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn str_col(name: &str, values: Vec<Option<String>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// One row per session.
+fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult<DataFrame> {
+    let bands: Vec<String> = bills
+        .iter()
+        .flat_map(|b| b.kwh_by_band.iter().map(|(n, _)| n.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let n = bills.len() + unbillable.len();
+    let mut cols: Vec<Column> = Vec::new();
+    let text = |f: &dyn Fn(&SessionBill) -> Option<String>,
+                g: &dyn Fn(&Unbillable) -> Option<String>|
+     -> Vec<Option<String>> {
+        bills
+            .iter()
+            .map(f)
+            .chain(unbillable.iter().map(g))
+            .collect()
+    };
+    let m = |b: &SessionBill, v: Decimal| Some(money_text(v, b.minor_units));
+    cols.push(str_col(
+        "session_uid",
+        text(&|b| Some(b.uid.clone()), &|u| Some(u.session.uid.clone())),
+    ));
+    cols.push(str_col(
+        "station_id",
+        text(&|b| Some(b.station.clone()), &|u| {
+            Some(u.session.station.clone())
+        }),
+    ));
+    cols.push(Column::new(
+        "connector_id".into(),
+        bills
+            .iter()
+            .map(|b| b.connector)
+            .chain(unbillable.iter().map(|u| u.session.connector))
+            .collect::<Vec<_>>(),
+    ));
+    cols.push(str_col(
+        "id_tag",
+        text(&|b| b.id_tag.clone(), &|u| u.session.id_tag.clone()),
+    ));
+    cols.push(str_col(
+        "customer",
+        text(&|b| b.customer.clone(), &|_| None),
+    ));
+    cols.push(str_col(
+        "tariff",
+        text(&|b| Some(b.tariff_id.clone()), &|_| None),
+    ));
+    cols.push(str_col(
+        "start_local",
+        text(&|b| Some(local_text(b.start, b.zone)), &|u| {
+            Some(timeutil::format_utc(u.session.start))
+        }),
+    ));
+    cols.push(str_col(
+        "stop_local",
+        text(&|b| Some(local_text(b.stop, b.zone)), &|u| {
+            u.session.stop.map(timeutil::format_utc)
+        }),
+    ));
+    cols.push(str_col(
+        "timezone",
+        text(&|b| Some(b.zone.name().to_string()), &|_| None),
+    ));
+    cols.push(str_col(
+        "split",
+        text(&|b| Some(b.split.name().to_string()), &|_| None),
+    ));
+    cols.push(str_col(
+        "kwh",
+        text(
+            &|b| Some(b.energy_kwh.round_dp(3).normalize().to_string()),
+            &|u| u.session.energy_wh.map(|e| format!("{:.3}", e / 1000.0)),
+        ),
+    ));
+    for band in &bands {
+        cols.push(str_col(
+            &format!("kwh_{}", band.replace(' ', "_")),
+            text(
+                &|b| {
+                    Some(
+                        b.kwh_by_band
+                            .iter()
+                            .find(|(n, _)| n == band)
+                            .map_or(Decimal::ZERO, |x| x.1)
+                            .round_dp(3)
+                            .normalize()
+                            .to_string(),
+                    )
+                },
+                &|_| None,
+            ),
+        ));
+    }
+    use billing::LineKind::*;
+    for (name, kind) in [
+        ("energy", Energy),
+        ("time", Time),
+        ("idle", Idle),
+        ("fees", Fee),
+        ("discounts", Discount),
+        ("adjustments", Adjustment),
+    ] {
+        cols.push(str_col(
+            name,
+            text(&|b| m(b, b.amount_of(kind.clone())), &|_| None),
+        ));
+    }
+    cols.push(str_col("net", text(&|b| m(b, b.net()), &|_| None)));
+    cols.push(str_col(
+        "vat_rate",
+        text(
+            &|b| b.lines.first().map(|l| l.vat.normalize().to_string()),
+            &|_| None,
+        ),
+    ));
+    cols.push(str_col("vat", text(&|b| m(b, b.vat()), &|_| None)));
+    cols.push(str_col(
+        "gross",
+        text(&|b| m(b, b.net() + b.vat()), &|_| None),
+    ));
+    cols.push(str_col(
+        "currency",
+        text(&|b| Some(b.currency.clone()), &|_| None),
+    ));
+    cols.push(str_col(
+        "status",
+        text(&|_| Some("billed".into()), &|_| Some("unbillable".into())),
+    ));
+    cols.push(str_col(
+        "detail",
+        text(
+            &|b| {
+                Some(
+                    b.lines
+                        .iter()
+                        .map(|l| {
+                            format!(
+                                "{}: {} {} x {} = {}",
+                                l.label,
+                                l.quantity.round_dp(4).normalize(),
+                                l.unit,
+                                l.unit_price.normalize(),
+                                money_text(l.amount, b.minor_units)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            },
+            &|u| Some(u.reason.clone()),
+        ),
+    ));
+    DataFrame::new(n, cols)
+}
+
+/// One row per invoice.
+fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<DataFrame> {
+    let party = match by {
+        BillBy::Customer => "customer",
+        BillBy::IdTag => "id_tag",
+        BillBy::Station => "station_id",
+    };
+    let money = |f: &dyn Fn(&billing::Invoice) -> Decimal| -> Vec<String> {
+        invoices
+            .iter()
+            .map(|i| money_text(f(i), i.minor_units))
+            .collect()
+    };
+    DataFrame::new(
+        invoices.len(),
+        vec![
+            Column::new(
+                party.into(),
+                invoices.iter().map(|i| i.party.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "currency".into(),
+                invoices
+                    .iter()
+                    .map(|i| i.currency.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "sessions".into(),
+                invoices.iter().map(|i| i.sessions).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "kwh".into(),
+                invoices
+                    .iter()
+                    .map(|i| i.kwh.round_dp(3).normalize().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("energy".into(), money(&|i| i.energy)),
+            Column::new("time".into(), money(&|i| i.time)),
+            Column::new("idle".into(), money(&|i| i.idle)),
+            Column::new("fees".into(), money(&|i| i.fees)),
+            Column::new("discounts".into(), money(&|i| i.discounts)),
+            Column::new("adjustments".into(), money(&|i| i.adjustments)),
+            Column::new("net".into(), money(&|i| i.net)),
+            Column::new(
+                "vat_breakdown".into(),
+                invoices
+                    .iter()
+                    .map(|i| {
+                        i.vat_groups
+                            .iter()
+                            .map(|g| {
+                                format!(
+                                    "{}%: {} -> {}",
+                                    g.rate,
+                                    money_text(g.base, i.minor_units),
+                                    money_text(g.vat, i.minor_units)
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("vat".into(), money(&|i| i.vat)),
+            Column::new("gross".into(), money(&|i| i.gross)),
+        ],
+    )
+}
