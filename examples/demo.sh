@@ -48,5 +48,8 @@ echo "# evmon profile --by site --plot $EVMON_DATA/profile.svg" >&2
 echo "# evmon anomalies --since 2026-10-24 --min-severity warning --format table" >&2
 "$evmon" anomalies --since 2026-10-24 --until 2026-11-01 --min-severity warning --format table --max-rows 0
 
+echo "# evmon bill --tariff examples/tariff.toml --period 2026-10 --format table" >&2
+"$evmon" bill --tariff examples/tariff.toml --period 2026-10 --format table --cdr-out "$EVMON_DATA/cdrs.json"
+
 echo "# evmon rejects --format table" >&2
 "$evmon" rejects --format table

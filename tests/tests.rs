@@ -6,6 +6,7 @@
 mod util;
 
 mod anomalies;
+mod billing;
 mod cli;
 mod ingest;
 mod ocpp;

@@ -111,3 +111,92 @@ pub fn invoices(bills: &[SessionBill], by: GroupBy) -> Vec<Invoice> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod proptests {
+    use std::str::FromStr;
+
+    use chrono::{DateTime, Duration, Utc};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    use super::super::engine::{price_session, SessionInput};
+    use super::super::tariff::parse_toml;
+    use super::*;
+
+    const TARIFFS: &str = r#"
+[[tariff]]
+id = "p"
+currency = "EUR"
+vat = 21
+session_fee = 0.35
+min_price = 1.00
+max_price = 40.00
+[tariff.energy]
+price = 0.2975
+[[tariff.energy.window]]
+name = "peak"
+start = "17:00"
+end = "21:00"
+price = 0.4133
+[[tariff.energy.window]]
+name = "night"
+start = "23:00"
+end = "06:30"
+price = 0.1917
+[tariff.idle]
+price = 2.85
+grace_minutes = 20
+cap = 9.99
+[[tariff.discount]]
+id_tag = "A*"
+percent = 7.5
+"#;
+
+    proptest! {
+        /// An invoice's net is the sum of its lines, its gross the net plus
+        /// its VAT lines, and every amount is whole cents; energy is never
+        /// negative and the bands add up to the session's energy.
+        #[test]
+        fn invoice_total_is_the_sum_of_its_lines(
+            sessions in prop::collection::vec((0i64..60 * 24 * 14, 1i64..60 * 30, 0i64..60 * 20, 0u32..120_000, any::<bool>()), 1..25)
+        ) {
+            let set = parse_toml("p.toml", TARIFFS).unwrap();
+            let tariff = &set.tariffs[0];
+            let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-10-19T00:00:00Z").unwrap().with_timezone(&Utc);
+            let bills: Vec<_> = sessions.iter().enumerate().map(|(i, (start, charge, idle, wh, tag))| {
+                let start = t0 + Duration::minutes(*start);
+                let charging_end = start + Duration::minutes(*charge);
+                let s = SessionInput {
+                    uid: format!("s{i}"),
+                    station: "S".into(),
+                    connector: Some(1),
+                    id_tag: Some(if *tag { "A1".into() } else { format!("B{}", i % 3) }),
+                    customer: None,
+                    start,
+                    stop: charging_end + Duration::minutes(*idle),
+                    charging_end,
+                    energy_wh: Decimal::from(*wh),
+                    curve: Vec::new(),
+                };
+                price_session(&s, tariff, chrono_tz::Europe::Amsterdam)
+            }).collect();
+            for b in &bills {
+                let banded: Decimal = b.kwh_by_band.iter().map(|x| x.1).sum();
+                prop_assert!(b.energy_kwh >= Decimal::ZERO);
+                prop_assert!((banded - b.energy_kwh).abs() <= Decimal::from_str("0.000001").unwrap());
+                for l in &b.lines {
+                    prop_assert_eq!(l.amount, l.amount.round_dp(2));
+                }
+                prop_assert!(b.net() >= Decimal::ONE && b.net() <= Decimal::from(40));
+            }
+            for inv in invoices(&bills, GroupBy::IdTag) {
+                let lines: Decimal = bills.iter().filter(|b| party(b, GroupBy::IdTag) == inv.party).flat_map(|b| &b.lines).map(|l| l.amount).sum();
+                prop_assert_eq!(inv.net, lines);
+                let vat: Decimal = inv.vat_groups.iter().map(|g| g.vat).sum();
+                prop_assert_eq!(inv.gross, inv.net + vat);
+                prop_assert_eq!(inv.net, inv.energy + inv.time + inv.idle + inv.fees + inv.discounts + inv.adjustments);
+            }
+        }
+    }
+}

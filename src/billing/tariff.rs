@@ -247,19 +247,35 @@ struct Amount(Decimal);
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            F(f64),
-            I(i64),
-            S(String),
-        }
-        let text = match Raw::deserialize(d)? {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
             // The shortest text of a float reads back exactly (0.3, not 0.2999...).
-            Raw::F(f) => format!("{f}"),
-            Raw::I(i) => i.to_string(),
-            Raw::S(s) => s,
-        };
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+                Ok(format!("{v}"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            // serde_json with `arbitrary_precision` hands numbers over as a
+            // one-entry map holding the number's text.
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<String, A::Error> {
+                let (_, v): (String, String) = map
+                    .next_entry()?
+                    .ok_or_else(|| de::Error::custom("empty object instead of a number"))?;
+                Ok(v)
+            }
+        }
+        let text = d.deserialize_any(V)?;
         let v = Decimal::from_str(text.trim())
             .or_else(|_| Decimal::from_scientific(text.trim()))
             .map_err(|_| de::Error::custom(format!("'{text}' is not a number")))?;
@@ -706,19 +722,35 @@ struct OcpiTariff {
     end_date_time: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum OcpiPrice {
-    Price { excl_vat: Amount },
-    Plain(Amount),
+/// An OCPI Price object (2.2.1: `{excl_vat, incl_vat}`) or a plain
+/// number (2.1.1).
+#[derive(Debug)]
+struct OcpiPrice(Decimal);
+
+impl<'de> Deserialize<'de> for OcpiPrice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let number = match &v {
+            serde_json::Value::Object(o) => o
+                .get("excl_vat")
+                .ok_or_else(|| de::Error::custom("a Price needs excl_vat"))?
+                .clone(),
+            other => other.clone(),
+        };
+        let text = match &number {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Decimal::from_str(text.trim())
+            .or_else(|_| Decimal::from_scientific(text.trim()))
+            .map(OcpiPrice)
+            .map_err(|_| de::Error::custom(format!("'{text}' is not a price")))
+    }
 }
 
 impl OcpiPrice {
     fn excl(&self) -> Decimal {
-        match self {
-            OcpiPrice::Price { excl_vat } => excl_vat.0,
-            OcpiPrice::Plain(a) => a.0,
-        }
+        self.0
     }
 }
 

@@ -44,6 +44,15 @@ impl<'de> Deserialize<'de> for Num {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
                 Ok(Num::Text(v.to_string()))
             }
+            // serde_json built with `arbitrary_precision` (another crate in
+            // the build may turn it on) hands numbers over as a one-entry map
+            // holding the number's text.
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Num, A::Error> {
+                let (_, text): (String, String) = map
+                    .next_entry()?
+                    .ok_or_else(|| de::Error::custom("an empty object is not a number"))?;
+                Ok(text.parse().map(Num::Number).unwrap_or(Num::Text(text)))
+            }
         }
         d.deserialize_any(V)
     }
