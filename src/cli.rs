@@ -102,6 +102,11 @@ pub enum Command {
     Rejects(RejectsArgs),
     /// List station metadata (given with --stations or read from exports)
     Stations(StationsArgs),
+    /// Check the store: files, schemas, row counts, partitions, duplicate keys, leftovers
+    #[command(
+        after_help = "Exit codes: 0 the store is sound (notes and warnings may be listed), 1 errors found.\n\nExamples:\n  evmon check\n  evmon --data /srv/evmon check --format json"
+    )]
+    Check(CheckArgs),
 }
 
 const INGEST_HELP: &str = "\
@@ -606,6 +611,12 @@ pub struct RejectsArgs {
     #[arg(long, value_name = "TEXT")]
     pub file: Option<String>,
 
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 }

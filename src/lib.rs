@@ -46,5 +46,46 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Events(args) => cmd::events::run(args, &cli.global),
         Command::Rejects(args) => cmd::rejects::run(args, &cli.global),
         Command::Stations(args) => cmd::stations::run(args, &cli.global),
+        Command::Check(args) => cmd::check::run(args, &cli.global),
+    }
+}
+
+/// The one-line message for `err`: its context chain joined with ": ",
+/// skipping a cause whose text an outer message already quotes (domain
+/// errors often print their source, and `{:#}` would repeat it).
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_message_does_not_repeat_a_quoted_cause() {
+        let io = std::io::Error::other("File too large (os error 27)");
+        let err = anyhow::Error::new(store::StoreError::Io {
+            path: "/s/x.parquet".into(),
+            action: "write",
+            source: io,
+        })
+        .context("cannot store the sessions table");
+        assert_eq!(
+            error_message(&err),
+            "cannot store the sessions table: cannot write /s/x.parquet: File too large (os error 27)"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_message(&plain), "outer: inner");
     }
 }

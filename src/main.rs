@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             if broken_pipe {
                 return ExitCode::from(exit::OK);
             }
-            eprintln!("evmon: {err:#}");
+            eprintln!("evmon: {}", evmon::error_message(&err));
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(exit::USAGE)
             } else {

@@ -11,6 +11,7 @@ mod cli;
 mod ingest;
 mod ocpp;
 mod profile;
+mod reliability;
 mod robust;
 mod sessions;
 mod store;

@@ -196,7 +196,12 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             curve,
         };
         tariff_of.insert(s.uid.clone(), i);
-        bills.push(billing::price_session(&session, tariff, zone));
+        let mut bill = billing::price_session(&session, tariff, zone);
+        if args.cdr_out.is_none() {
+            // Periods are only needed for CDRs; a year of sessions is a lot of them.
+            bill.periods = Vec::new();
+        }
+        bills.push(bill);
     }
 
     if let Some(path) = &args.cdr_out {

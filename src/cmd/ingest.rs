@@ -42,6 +42,13 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
+    if let Some(previous) = txn.crashed_writer() {
+        note(
+            global,
+            &format!("an earlier ingest ({previous}) ended without finishing; the store kept its last complete state and that ingest's partial files were removed"),
+        );
+    }
+
     let mut sessions = SessionOptions {
         preset: args.preset.as_deref().and_then(presets::preset),
         maps: args.maps.clone(),
@@ -167,13 +174,19 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let df = batch.frame(table, now);
         let stats = txn
             .merge(table, df)
-            .with_context(|| format!("cannot store the {} table", table.name()))?;
+            .with_context(|| {
+                format!(
+                    "cannot store the {} table (nothing was committed, the store is unchanged; fix the cause, e.g. free disk space, and rerun)",
+                    table.name()
+                )
+            })?;
         added.insert(table, stats);
     }
     for (hash, record) in records {
         txn.record_source(hash, record);
     }
-    txn.commit().context("cannot commit the ingest")?;
+    txn.commit()
+        .context("cannot commit the ingest (the store is unchanged; fix the cause and rerun)")?;
 
     if !global.quiet {
         note(

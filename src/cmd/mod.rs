@@ -3,6 +3,7 @@
 
 pub mod anomalies;
 pub mod bill;
+pub mod check;
 pub mod events;
 pub mod ingest;
 pub mod profile;

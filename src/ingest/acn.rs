@@ -122,6 +122,12 @@ fn map_items(
             .push(format!("{file} holds no sessions: nothing to ingest"));
         return Ok(report);
     }
+    if header.is_empty() {
+        return Err(IngestError::UnknownFormat {
+            path: file.to_string(),
+            detail: "JSON without session objects (an ACN-Data download, an array of objects, or JSON Lines of objects)".into(),
+        });
+    }
     let mut mapper = SessionMapper::new(file, &header, opts)?;
     report.format = format!("json/{}", mapper.preset.name);
     for (index, (line, obj)) in parsed.into_iter().enumerate() {

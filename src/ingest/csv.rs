@@ -11,8 +11,91 @@ use super::batch::{Batch, RejectRow};
 use super::sessions::{Fields, SessionMapper, SessionOptions};
 use super::{FileReport, IngestError};
 
-/// A CSV line longer than this is refused (it is not a session export).
+/// A CSV line longer than this is refused (it is not a session export),
+/// and never held in memory whole.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Passes lines through unchanged, except that a line longer than `limit`
+/// is dropped (its bytes are read and discarded, only its newline is kept,
+/// so line numbers stay right) and its number recorded. Memory is bounded
+/// by `limit` whatever the input.
+pub struct LineLimiter<R> {
+    inner: R,
+    limit: usize,
+    /// The current line, held until its newline (or until it is too long).
+    line: Vec<u8>,
+    /// Ready to hand out: `ready[pos..]`.
+    ready: Vec<u8>,
+    pos: usize,
+    line_no: u64,
+    skipping: bool,
+    eof: bool,
+    /// Numbers of the lines that were dropped.
+    pub dropped: std::rc::Rc<std::cell::RefCell<Vec<u64>>>,
+}
+
+impl<R: Read> LineLimiter<R> {
+    pub fn new(inner: R, limit: usize) -> LineLimiter<R> {
+        LineLimiter {
+            inner,
+            limit,
+            line: Vec::new(),
+            ready: Vec::new(),
+            pos: 0,
+            line_no: 1,
+            skipping: false,
+            eof: false,
+            dropped: Default::default(),
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        let mut chunk = [0u8; 1 << 16];
+        self.ready.clear();
+        self.pos = 0;
+        while self.ready.is_empty() && !self.eof {
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                self.eof = true;
+                if !self.skipping {
+                    self.ready.append(&mut self.line);
+                }
+                break;
+            }
+            for &b in &chunk[..n] {
+                if b == b'\n' {
+                    if self.skipping {
+                        self.skipping = false;
+                    } else {
+                        self.ready.append(&mut self.line);
+                    }
+                    self.ready.push(b'\n');
+                    self.line_no += 1;
+                } else if !self.skipping {
+                    self.line.push(b);
+                    if self.line.len() > self.limit {
+                        self.line = Vec::new();
+                        self.skipping = true;
+                        self.dropped.borrow_mut().push(self.line_no);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for LineLimiter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.ready.len() {
+            self.refill()?;
+        }
+        let n = (self.ready.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&self.ready[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
 
 /// The delimiter of a CSV file, sniffed from its first line: the most
 /// frequent of `,` `;` tab `|` outside quotes (`,` on a tie).
@@ -94,7 +177,9 @@ pub fn read_csv(
         path: file.to_string(),
         source,
     };
-    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let limiter = LineLimiter::new(input, MAX_RECORD_BYTES);
+    let dropped = limiter.dropped.clone();
+    let mut reader = BufReader::with_capacity(1 << 16, limiter);
     let head = reader.fill_buf().map_err(io)?;
     let mut skip = 0;
     if head.starts_with(b"\xEF\xBB\xBF") {
@@ -203,6 +288,19 @@ pub fn read_csv(
             ),
         }
     }
+    // Lines too long to read were dropped before the parser saw them.
+    for line in dropped.borrow().iter() {
+        report.rows_read += 1;
+        push_reject(
+            batch,
+            &mut report,
+            file,
+            *line,
+            None,
+            format!("line is longer than {MAX_RECORD_BYTES} bytes; it was skipped unread"),
+            String::new(),
+        );
+    }
     if latin1_rows > 0 {
         report.notes.push(format!(
             "{file}: {} not UTF-8, read as Latin-1 (Windows-1252)",
@@ -257,6 +355,16 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
         assert_eq!(sniff_delimiter(b"\"a,x\";b;c"), b';');
         assert_eq!(sniff_delimiter(b"single"), b',');
+    }
+
+    #[test]
+    fn long_lines_are_dropped_not_buffered() {
+        let data = format!("a,b\n{}\n1,2\n", "x".repeat(5000));
+        let mut lim = LineLimiter::new(data.as_bytes(), 100);
+        let mut out = String::new();
+        lim.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "a,b\n\n1,2\n");
+        assert_eq!(*lim.dropped.borrow(), vec![2]);
     }
 
     #[test]

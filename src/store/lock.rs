@@ -27,6 +27,8 @@ pub(crate) const READERS_LOCK: &str = ".readers.lock";
 #[derive(Debug)]
 pub struct WriterLock {
     file: File,
+    /// The holder text a crashed writer left behind, if any.
+    pub previous: Option<String>,
 }
 
 impl Drop for WriterLock {
@@ -99,7 +101,14 @@ pub fn lock_writer(
             }
         }
     }
-    let mut lock = WriterLock { file };
+    // A clean writer clears its text on release: text left here means the
+    // last writer died holding the lock (the kernel released it).
+    let mut left = String::new();
+    let mut f = &file;
+    let _ = f.seek(SeekFrom::Start(0));
+    let _ = f.read_to_string(&mut left);
+    let previous = Some(left.trim().to_string()).filter(|t| !t.is_empty());
+    let mut lock = WriterLock { file, previous };
     let holder = format!(
         "pid {} ({}), since {}",
         std::process::id(),
@@ -112,6 +121,24 @@ pub fn lock_writer(
     let _ = lock.file.write_all(holder.as_bytes());
     let _ = lock.file.flush();
     Ok(lock)
+}
+
+/// Whether a writer holds the store's lock right now.
+pub fn is_held(root: &Path) -> bool {
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(root.join(WRITER_LOCK))
+    else {
+        return false;
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
 }
 
 /// A shared lock held while reading data files.

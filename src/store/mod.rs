@@ -22,6 +22,7 @@
 
 pub mod lock;
 pub mod manifest;
+pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -314,6 +315,11 @@ pub struct WriteTxn {
 }
 
 impl WriteTxn {
+    /// The description a writer that crashed while holding the lock left.
+    pub fn crashed_writer(&self) -> Option<&str> {
+        self._lock.previous.as_deref()
+    }
+
     /// The manifest as this transaction will commit it.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
