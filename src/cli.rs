@@ -617,6 +617,16 @@ pub struct RejectsArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Drop partitions whose file is missing or damaged from the manifest,
+    /// so the store reads again; then restore their rows with
+    /// `evmon ingest --force` on the original inputs
+    #[arg(long)]
+    pub repair: bool,
+
+    /// Seconds to wait for an ingest to release the store (with --repair)
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub lock_timeout: u64,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }

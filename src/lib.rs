@@ -37,7 +37,8 @@ pub struct UsageError(pub String);
 /// Run a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     use cli::Command;
-    match &cli.command {
+    let reads_store = !matches!(cli.command, Command::Ingest(_) | Command::Check(_));
+    let result = match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
         Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
         Command::Bill(args) => cmd::bill::run(args, &cli.global),
@@ -47,7 +48,21 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Rejects(args) => cmd::rejects::run(args, &cli.global),
         Command::Stations(args) => cmd::stations::run(args, &cli.global),
         Command::Check(args) => cmd::check::run(args, &cli.global),
-    }
+    };
+    // A Parquet file that fails to read mid-query surfaces as a bare Polars
+    // error; say which store it was and how to find the damaged file.
+    result.map_err(|err| {
+        let bare_parquet = err.downcast_ref::<polars::error::PolarsError>().is_some()
+            && err.to_string().to_lowercase().contains("parquet");
+        if reads_store && bare_parquet {
+            err.context(format!(
+                "cannot read the store {} (a file is damaged or was changed outside evmon: run `evmon check` to see which, then re-ingest that month's inputs)",
+                cli.global.data.display()
+            ))
+        } else {
+            err
+        }
+    })
 }
 
 /// The one-line message for `err`: its context chain joined with ": ",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{stderr, testdata, Env};
+use crate::util::{json_lines, stderr, testdata, Env};
 
 /// Deterministic pseudo-random numbers (xorshift).
 struct Rng(u64);
@@ -538,6 +538,32 @@ fn the_bad_input_corpus_never_panics_and_accounts_for_every_row() {
                 f.display()
             );
         }
+        // Every reject keeps its line number, its reason and the raw row,
+        // so nothing is lost (the over-long line is kept as a prefix).
+        if d.join("manifest.json").exists() {
+            let out = evmon_at(&d)
+                .args(["rejects", "--format", "json"])
+                .output()
+                .unwrap();
+            for l in String::from_utf8_lossy(&out.stdout).lines() {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(
+                    r["line"].as_u64().is_some_and(|n| n > 0),
+                    "{}: {r}",
+                    f.display()
+                );
+                assert!(
+                    !r["reason"].as_str().unwrap_or("").is_empty(),
+                    "{}: {r}",
+                    f.display()
+                );
+                assert!(
+                    !r["raw"].as_str().unwrap_or("").is_empty(),
+                    "{}: {r}",
+                    f.display()
+                );
+            }
+        }
     }
     // The long line is a reject with its reason, the rows around it go in.
     let d = env.dir.path().join("s-huge-line.csv");
@@ -547,4 +573,74 @@ fn the_bad_input_corpus_never_panics_and_accounts_for_every_row() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("longer than 1048576 bytes"));
     assert_eq!(totals(&d).0, 2);
+}
+
+#[test]
+fn check_finds_a_damaged_partition_and_repair_lets_ingest_restore_it() {
+    let env = Env::new();
+    let input = env.dir.path().join("year.csv");
+    sessions_csv(&input, "Y", 3_000, 11);
+    let data = env.data();
+    let status = evmon_at(&data)
+        .args(["ingest", "-q", input.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let want = totals(&data);
+
+    // Cut one month's sessions file short, as a bad disk or a careless
+    // copy would.
+    let month = data.join("sessions").join("month=2026-01");
+    let file = std::fs::read_dir(&month)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+
+    // check names the damaged partition and fails.
+    let out = evmon_at(&data)
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = json_lines(&out.stdout);
+    assert!(
+        rows.iter().any(|r| r["table"] == "sessions"
+            && r["partition"] == "month=2026-01"
+            && r["level"] == "error"
+            && r["damaged"] == true),
+        "{rows:?}"
+    );
+    // Readers fail with advice instead of wrong numbers.
+    let out = evmon_at(&data).args(["sessions"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("evmon check"), "{}", stderr(&out));
+
+    // --repair drops the partition; the rest reads again.
+    let out = evmon_at(&data)
+        .args(["check", "--repair", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let note = stderr(&out);
+    assert!(
+        note.contains("sessions/month=2026-01") && note.contains("ingest --force"),
+        "{note}"
+    );
+    check_ok(&data);
+    let (n, _) = totals(&data);
+    assert!(n > 0 && n < want.0, "{n} vs {want:?}");
+
+    // Re-ingesting with --force restores exactly the original store.
+    let status = evmon_at(&data)
+        .args(["ingest", "-q", "--force", input.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = totals(&data);
+    assert_eq!(got.0, want.0);
+    assert!((got.1 - want.1).abs() < 1e-6, "{got:?} vs {want:?}");
+    check_ok(&data);
 }

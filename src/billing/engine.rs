@@ -820,4 +820,125 @@ price = 0.40
         assert_eq!(bill.kwh_by_band, vec![("standard".to_string(), d("10"))]);
         assert_eq!(bill.net(), d("2.00"));
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A price: mostly ordinary, sometimes zero, huge, tiny or wrong.
+        fn money() -> impl Strategy<Value = String> {
+            prop_oneof![
+                8 => (0u32..100_000).prop_map(|c| format!("{}.{:02}", c / 100, c % 100)),
+                1 => Just("0".to_string()),
+                1 => Just("\"79228162514264337593543950335\"".to_string()),
+                1 => Just("\"0.0000000000000000000000000001\"".to_string()),
+                1 => Just("1e20".to_string()),
+                1 => Just("\"1e-30\"".to_string()),
+                1 => (0u64..u64::MAX).prop_map(|n| n.to_string()),
+                1 => Just("-1.5".to_string()),
+                1 => Just("\"abc\"".to_string()),
+            ]
+        }
+
+        /// A time of day, including the edges (24:00, equal start and end).
+        fn hhmm() -> impl Strategy<Value = String> {
+            prop_oneof![
+                8 => (0u32..24, 0u32..60).prop_map(|(h, m)| format!("\"{h:02}:{m:02}\"")),
+                1 => Just("\"24:00\"".to_string()),
+                1 => Just("\"00:00\"".to_string()),
+                1 => Just("\"25:00\"".to_string()),
+            ]
+        }
+
+        /// A tariff with its values drawn from the strategies above, and
+        /// some lines left out.
+        fn tariff_text() -> impl Strategy<Value = String> {
+            (
+                proptest::collection::vec(money(), 9),
+                (hhmm(), hhmm()),
+                prop_oneof![
+                    Just("1".to_string()),
+                    Just("12".to_string()),
+                    Just("13".to_string()),
+                    Just("".to_string())
+                ],
+                prop_oneof![Just(0u32), 0u32..1440, Just(u32::MAX)],
+                0u32..300,
+                proptest::collection::vec(any::<bool>(), 20),
+            )
+                .prop_map(|(m, (start, end), month, grace, vat, keep)| {
+                    let lines = [
+                        format!("session_fee = {}", m[0]),
+                        format!("min_price = {}", m[1]),
+                        format!("max_price = {}", m[2]),
+                        format!("vat = {vat}"),
+                        "[tariff.energy]".to_string(),
+                        format!("price = {}", m[3]),
+                        "[[tariff.energy.window]]".to_string(),
+                        "name = \"w\"".to_string(),
+                        format!("start = {start}"),
+                        format!("end = {end}"),
+                        format!("months = [{month}]"),
+                        format!("price = {}", m[4]),
+                        "[tariff.idle]".to_string(),
+                        format!("price = {}", m[5]),
+                        format!("grace_minutes = {grace}"),
+                        format!("cap = {}", m[6]),
+                        "[tariff.time]".to_string(),
+                        format!("price = {}", m[7]),
+                        "[[tariff.discount]]".to_string(),
+                        "id_tag = \"TAG\"".to_string(),
+                        format!("percent = {}", m[8]),
+                    ];
+                    let mut text = "[[tariff]]\nid = \"f\"\ncurrency = \"EUR\"\n".to_string();
+                    for (i, l) in lines.iter().enumerate() {
+                        // Headers, names and prices stay; the rest may go.
+                        let required = l.starts_with('[')
+                            || l.starts_with("name")
+                            || l.starts_with("id_tag")
+                            || l.starts_with("price");
+                        if required || keep[i % keep.len()] {
+                            text += l;
+                            text.push('\n');
+                        }
+                    }
+                    text
+                })
+        }
+
+        proptest! {
+            /// Whatever a tariff file holds, evmon either refuses it with an
+            /// error or prices sessions with it: it never panics (no decimal
+            /// overflow, no endless loop), and the invoice adds up.
+            #[test]
+            fn any_tariff_prices_without_panicking(
+                text in tariff_text(),
+                start_min in 0i64..(400 * 1440),
+                minutes in 0i64..(5 * 1440),
+                idle in 0i64..600,
+                wh in prop_oneof![Just(0u64), 0u64..200_000, Just(5_000_000_000u64)],
+            ) {
+                let Ok(set) = parse_toml("fuzz.toml", &text) else { return Ok(()); };
+                let start = t("2026-01-01T00:00:00Z") + chrono::Duration::minutes(start_min);
+                let stop = start + chrono::Duration::minutes(minutes + idle);
+                let s = SessionInput {
+                    uid: "s".into(),
+                    station: "CP".into(),
+                    connector: Some(1),
+                    id_tag: Some("TAG".into()),
+                    customer: None,
+                    start,
+                    stop,
+                    charging_end: start + chrono::Duration::minutes(minutes),
+                    energy_wh: Decimal::from(wh),
+                    curve: Vec::new(),
+                };
+                for tariff in &set.tariffs {
+                    let bill = price_session(&s, tariff, chrono_tz::Europe::Amsterdam);
+                    let sum: Decimal = bill.lines.iter().map(|l| l.amount).sum();
+                    prop_assert_eq!(bill.net(), sum);
+                }
+            }
+        }
+    }
 }

@@ -241,6 +241,9 @@ pub fn minor_units(currency: &str) -> u32 {
 // ----------------------------------------------------------------------------
 // Value types with checked parsing, so a wrong value is reported at its line.
 
+/// The largest price, fee, cap, VAT rate or discount a tariff may give.
+pub const MAX_AMOUNT: u64 = 1_000_000_000;
+
 /// A non-negative amount, from a TOML/JSON number or string, exactly.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Amount(Decimal);
@@ -281,6 +284,13 @@ impl<'de> Deserialize<'de> for Amount {
             .map_err(|_| de::Error::custom(format!("'{text}' is not a number")))?;
         if v.is_sign_negative() && !v.is_zero() {
             return Err(de::Error::custom(format!("{v} is negative")));
+        }
+        // No real price, fee, cap or rate comes near this; bounding it keeps
+        // every product the engine forms far inside Decimal's 28 digits.
+        if v > Decimal::from(MAX_AMOUNT) {
+            return Err(de::Error::custom(format!(
+                "{v} is implausibly large (evmon accepts up to {MAX_AMOUNT})"
+            )));
         }
         Ok(Amount(v.normalize()))
     }
@@ -553,6 +563,13 @@ pub fn parse_toml(path: &str, text: &str) -> Result<TariffSet, TariffError> {
             return Err(check(format!("tariff id '{}' is used twice", t.id)));
         }
         let vat = t.vat.map(|v| v.0);
+        if vat.is_some_and(|v| v > Decimal::ONE_HUNDRED) {
+            return Err(check(format!(
+                "tariff {}: vat {} is above 100 (give the rate in percent, e.g. 21)",
+                t.id,
+                vat.unwrap_or_default()
+            )));
+        }
         let mut elements = Vec::new();
         if let Some(e) = &t.energy {
             for w in &e.window {
@@ -828,6 +845,13 @@ pub fn parse_ocpi(path: &str, text: &str) -> Result<TariffSet, TariffError> {
                         )))
                     }
                 };
+                if c.vat.is_some_and(|v| v.0 > Decimal::ONE_HUNDRED) {
+                    return Err(check(format!(
+                        "tariff {}: element {}: vat is above 100 (OCPI gives it in percent)",
+                        t.id,
+                        i + 1
+                    )));
+                }
                 if c.step_size == 0 {
                     return Err(check(format!(
                         "tariff {}: element {}: step_size must be at least 1",

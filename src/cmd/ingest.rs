@@ -160,6 +160,9 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let ocpp = (!frames.is_empty()).then(|| frames.reconstruct(opts.ocpp.proto, &mut batch));
     if let Some(o) = &ocpp {
         totals.frames_rejected += o.unpaired;
+        if o.unpaired > 0 {
+            ingest::fill_missing_raw(&inputs, &mut batch.rejects)?;
+        }
     }
     let rejected = totals.rejected + totals.frames_rejected;
 

@@ -23,7 +23,11 @@ struct Download<'a> {
 }
 
 /// A JSON item with its line number, or why it is not a session object.
-type Item = (u64, Result<serde_json::Map<String, Value>, String>);
+/// (line, the object or (why it is not one, its raw text)).
+type Item = (
+    u64,
+    Result<serde_json::Map<String, Value>, (String, String)>,
+);
 
 fn cell(v: &Value) -> String {
     match v {
@@ -67,8 +71,11 @@ pub fn read_json(
         last_offset = offset;
         let obj = match serde_json::from_str::<Value>(raw.get()) {
             Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err("item is not a JSON object".to_string()),
-            Err(e) => Err(e.to_string()),
+            Ok(_) => Err((
+                "item is not a JSON object".to_string(),
+                raw.get().to_string(),
+            )),
+            Err(e) => Err((e.to_string(), raw.get().to_string())),
         };
         parsed.push((line, obj));
     }
@@ -89,8 +96,8 @@ fn read_json_lines(
         }
         let obj = match serde_json::from_str::<Value>(l) {
             Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err("line is not a JSON object".to_string()),
-            Err(e) => Err(format!("not JSON: {e}")),
+            Ok(_) => Err(("line is not a JSON object".to_string(), l.to_string())),
+            Err(e) => Err((format!("not JSON: {e}"), l.to_string())),
         };
         parsed.push((i as u64 + 1, obj));
     }
@@ -135,7 +142,7 @@ fn map_items(
         let item = index + 1;
         let m = match obj {
             Ok(m) => m,
-            Err(e) => {
+            Err((e, raw)) => {
                 push_reject(
                     batch,
                     &mut report,
@@ -143,7 +150,7 @@ fn map_items(
                     line,
                     None,
                     format!("item {item}: {e}"),
-                    String::new(),
+                    raw,
                 );
                 continue;
             }

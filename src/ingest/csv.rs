@@ -15,6 +15,12 @@ use super::{FileReport, IngestError};
 /// and never held in memory whole.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// A line too long to read: its number and first bytes.
+pub type DroppedLine = (u64, Vec<u8>);
+
+/// How much of a dropped line is kept in its reject.
+pub const KEPT_PREFIX: usize = 256;
+
 /// Passes lines through unchanged, except that a line longer than `limit`
 /// is dropped (its bytes are read and discarded, only its newline is kept,
 /// so line numbers stay right) and its number recorded. Memory is bounded
@@ -30,8 +36,9 @@ pub struct LineLimiter<R> {
     line_no: u64,
     skipping: bool,
     eof: bool,
-    /// Numbers of the lines that were dropped.
-    pub dropped: std::rc::Rc<std::cell::RefCell<Vec<u64>>>,
+    /// The lines that were dropped: number and first [`KEPT_PREFIX`] bytes
+    /// (kept so the reject still shows what the line was).
+    pub dropped: std::rc::Rc<std::cell::RefCell<Vec<DroppedLine>>>,
 }
 
 impl<R: Read> LineLimiter<R> {
@@ -74,9 +81,10 @@ impl<R: Read> LineLimiter<R> {
                 } else if !self.skipping {
                     self.line.push(b);
                     if self.line.len() > self.limit {
-                        self.line = Vec::new();
+                        let mut line = std::mem::take(&mut self.line);
+                        line.truncate(KEPT_PREFIX);
                         self.skipping = true;
-                        self.dropped.borrow_mut().push(self.line_no);
+                        self.dropped.borrow_mut().push((self.line_no, line));
                     }
                 }
             }
@@ -289,7 +297,7 @@ pub fn read_csv(
         }
     }
     // Lines too long to read were dropped before the parser saw them.
-    for line in dropped.borrow().iter() {
+    for (line, prefix) in dropped.borrow().iter() {
         report.rows_read += 1;
         push_reject(
             batch,
@@ -297,8 +305,10 @@ pub fn read_csv(
             file,
             *line,
             None,
-            format!("line is longer than {MAX_RECORD_BYTES} bytes; it was skipped unread"),
-            String::new(),
+            format!(
+                "line is longer than {MAX_RECORD_BYTES} bytes; it was skipped unread (raw holds its first {KEPT_PREFIX} bytes)"
+            ),
+            format!("{}…", decode(prefix)),
         );
     }
     if latin1_rows > 0 {
@@ -360,11 +370,11 @@ mod tests {
     #[test]
     fn long_lines_are_dropped_not_buffered() {
         let data = format!("a,b\n{}\n1,2\n", "x".repeat(5000));
-        let mut lim = LineLimiter::new(data.as_bytes(), 100);
+        let mut lim = LineLimiter::new(data.as_bytes(), 1000);
         let mut out = String::new();
         lim.read_to_string(&mut out).unwrap();
         assert_eq!(out, "a,b\n\n1,2\n");
-        assert_eq!(*lim.dropped.borrow(), vec![2]);
+        assert_eq!(*lim.dropped.borrow(), vec![(2, vec![b'x'; KEPT_PREFIX])]);
     }
 
     #[test]

@@ -418,6 +418,48 @@ pub struct ReadOptions {
     pub ocpp: ocpp::OcppOptions,
 }
 
+/// Fill in the raw text of rejects found after their file was read (an
+/// OCPP answer that pairs with no CALL is only known once every frame is
+/// in; frames are not kept as text, to save memory). The lines are read
+/// again from `inputs`, so the reject still shows what was sent.
+pub fn fill_missing_raw(
+    inputs: &[Input],
+    rejects: &mut [batch::RejectRow],
+) -> Result<(), IngestError> {
+    for input in inputs {
+        let mut wanted: Vec<(u64, usize)> = rejects
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.raw.is_empty() && r.line > 0 && *r.source_file == *input.name)
+            .map(|(i, r)| (r.line, i))
+            .collect();
+        // A UTF-16 file was transcoded before reading: its lines are not
+        // the bytes on disk, so leave those rejects as they are.
+        if wanted.is_empty() || is_utf16(&input.head(4)?) {
+            continue;
+        }
+        wanted.sort_unstable();
+        let mut reader = std::io::BufReader::new(input.open()?);
+        let mut buf = Vec::new();
+        let mut line_no = 0u64;
+        let mut next = 0;
+        while next < wanted.len() {
+            buf.clear();
+            let n = ocpp::read_line_limited(&mut reader, &mut buf, 2048).map_err(input.io())?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            while next < wanted.len() && wanted[next].0 == line_no {
+                let text = String::from_utf8_lossy(&buf[..buf.len().min(2048)]);
+                rejects[wanted[next].1].raw = text.trim_end().to_string();
+                next += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Read one input: session exports into `batch`, OCPP frames into
 /// `frames` (reconstructed once every input is read). `progress` receives
 /// bytes read so far.

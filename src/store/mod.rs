@@ -330,6 +330,17 @@ impl WriteTxn {
         self.manifest.sources.insert(hash, record);
     }
 
+    /// Remove a partition from the manifest (its file is garbage once the
+    /// transaction commits). Returns the entry that was dropped.
+    pub fn drop_partition(&mut self, table: &str, partition: &str) -> Option<PartitionEntry> {
+        let parts = self.manifest.tables.get_mut(table)?;
+        let entry = parts.remove(partition);
+        if parts.is_empty() {
+            self.manifest.tables.remove(table);
+        }
+        entry
+    }
+
     /// Merge `rows` (in `table`'s schema) into the table.
     pub fn merge(&mut self, table: Table, rows: DataFrame) -> Result<MergeStats, StoreError> {
         let mut stats = MergeStats {

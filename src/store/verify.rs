@@ -39,6 +39,9 @@ pub struct Problem {
     pub table: String,
     pub partition: String,
     pub problem: String,
+    /// The partition's file cannot be trusted (missing, cut short, not
+    /// Parquet, wrong types or row count): `evmon check --repair` drops it.
+    pub damaged: bool,
 }
 
 /// What was checked, for the summary.
@@ -54,7 +57,7 @@ fn month_of_micros(us: i64) -> Option<String> {
 }
 
 /// Check the store.
-pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
+pub fn verify(store: &Store, own_lock: bool) -> Result<(Checked, Vec<Problem>), StoreError> {
     let snapshot = store.snapshot()?;
     let manifest = snapshot.manifest().clone();
     let root = store.root().to_path_buf();
@@ -69,8 +72,10 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
             table: table.to_string(),
             partition: partition.to_string(),
             problem,
+            damaged: false,
         })
     };
+    let mut damaged: BTreeSet<(&str, String)> = BTreeSet::new();
     for table in Table::ALL {
         let schema = table.schema();
         let mut frames = Vec::new();
@@ -84,6 +89,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                     partition,
                     format!("{} is listed but missing", entry.file),
                 );
+                damaged.insert((table.name(), partition.clone()));
                 continue;
             };
             if meta.len() != entry.bytes {
@@ -98,6 +104,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                         entry.bytes
                     ),
                 );
+                damaged.insert((table.name(), partition.clone()));
             }
             let file_schema = match ParquetReader::new(match fs::File::open(&path) {
                 Ok(f) => f,
@@ -108,6 +115,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                         partition,
                         format!("{} cannot be opened: {e}", entry.file),
                     );
+                    damaged.insert((table.name(), partition.clone()));
                     continue;
                 }
             })
@@ -121,6 +129,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                         partition,
                         format!("{} is not readable Parquet: {e}", entry.file),
                     );
+                    damaged.insert((table.name(), partition.clone()));
                     continue;
                 }
             };
@@ -144,6 +153,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                                     entry.file
                                 ),
                             );
+                            damaged.insert((table.name(), partition.clone()));
                         }
                     }
                 }
@@ -162,6 +172,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                         partition,
                         format!("{} cannot be read: {e}", entry.file),
                     );
+                    damaged.insert((table.name(), partition.clone()));
                     continue;
                 }
             };
@@ -178,6 +189,7 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
                         entry.rows
                     ),
                 );
+                damaged.insert((table.name(), partition.clone()));
             }
             if let (Some(col), Some(month)) = (
                 table.partition_column(),
@@ -261,7 +273,10 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
         push(Level::Warning, "", "", ".manifest.json.tmp is left from an interrupted commit (ignored; the next ingest replaces it)".into());
     }
     let holder = lock::describe_holder(&root.join(lock::WRITER_LOCK));
-    if lock::is_held(&root) {
+    if own_lock {
+        // The caller holds the writer lock (check --repair): the lock
+        // describes it, not another process.
+    } else if lock::is_held(&root) {
         push(
             Level::Note,
             "",
@@ -270,6 +285,10 @@ pub fn verify(store: &Store) -> Result<(Checked, Vec<Problem>), StoreError> {
         );
     } else if holder != "another evmon process" {
         push(Level::Note, "", "", format!("the last writer ended without releasing the lock cleanly ({holder}); the kernel released it"));
+    }
+    for p in &mut problems {
+        p.damaged =
+            p.level == Level::Error && damaged.contains(&(p.table.as_str(), p.partition.clone()));
     }
     Ok((checked, problems))
 }

@@ -392,6 +392,9 @@ pub enum SampleError {
     Bad(String),
 }
 
+/// The largest magnitude a sampled value may have in its base unit.
+pub const MAX_SAMPLE: f64 = 1e12;
+
 /// Normalise one sampled value: defaults applied, unit and multiplier
 /// turned into a base unit.
 pub fn normalise(sv: &SampledValue, ts: DateTime<Utc>) -> Result<Sample, SampleError> {
@@ -417,6 +420,14 @@ pub fn normalise(sv: &SampledValue, ts: DateTime<Utc>) -> Result<Sample, SampleE
     }
     let (base, factor) = base_unit(unit);
     let value = raw * factor * 10f64.powi(multiplier);
+    // A register of a terawatt-hour, or a terawatt, is a broken meter or a
+    // corrupted frame; refusing it keeps every sum downstream finite.
+    if !value.is_finite() || value.abs() > MAX_SAMPLE {
+        return Err(SampleError::Bad(format!(
+            "sampled value '{}' {unit} is out of range (more than 1e12 {base})",
+            sv.value.text()
+        )));
+    }
     // Sub-mWh noise from kWh→Wh conversions helps nobody.
     let value = (value * 1000.0).round() / 1000.0;
     Ok(Sample {

@@ -184,7 +184,7 @@ pub fn read_frames(
 
 /// Read up to and including `\n`, but keep at most `limit + 1` bytes: an
 /// absurdly long line is consumed without being held in memory.
-fn read_line_limited(
+pub(crate) fn read_line_limited(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
@@ -232,5 +232,179 @@ mod tests {
             Some("AMS-CP16-02")
         );
         assert_eq!(cp_from_name("<stdin>"), None);
+    }
+
+    mod fuzz {
+        use super::*;
+        use crate::schema::Table;
+        use proptest::prelude::*;
+
+        /// Real frames: both fixture dumps, 1.6J and 2.0.1.
+        const DUMPS: [&str; 2] = [
+            include_str!("../../../testdata/ocpp16/AMS-CP16-01.jsonl"),
+            include_str!("../../../testdata/ocpp201/AMS-CP201-01.jsonl"),
+        ];
+
+        /// What a broken charger or a bad export puts where a value was.
+        const POISON: &[&str] = &[
+            "1e308",
+            "-1e308",
+            "\"1e400\"",
+            "\"NaN\"",
+            "\"-inf\"",
+            "\"-0\"",
+            "null",
+            "\"\"",
+            "18446744073709551616",
+            "-5",
+            "0",
+            "\"-12.5\"",
+            "{}",
+            "[]",
+            "true",
+            "\"2026-13-45T99:99:99Z\"",
+            "\"9999-12-31T23:59:59Z\"",
+            "\"0000-01-01T00:00:00Z\"",
+            "\"1970-01-01T00:00:00Z\"",
+            "\"kWh\"",
+            "\"Wh\"",
+            "\"3\"",
+            "\"-9\"",
+            "\"L1-N\"",
+            "\"Energy.Active.Import.Register\"",
+            "\"Power.Active.Import\"",
+            "\"Ended\"",
+            "\"Started\"",
+            "\"Faulted\"",
+            "\"Invalid\"",
+            "\"999999999999999999999\"",
+        ];
+
+        /// Replace the `k`-th JSON scalar of `line` (a quoted string or a
+        /// number, keys included) with `with`.
+        fn replace_scalar(line: &str, k: usize, with: &str) -> String {
+            let b = line.as_bytes();
+            let mut spans = Vec::new();
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        let start = i;
+                        i += 1;
+                        while i < b.len() && b[i] != b'"' {
+                            i += if b[i] == b'\\' { 2 } else { 1 };
+                        }
+                        spans.push((start, (i + 1).min(b.len())));
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let start = i;
+                        while i + 1 < b.len()
+                            && matches!(b[i + 1], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                        {
+                            i += 1;
+                        }
+                        spans.push((start, i + 1));
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            if spans.is_empty() {
+                return line.to_string();
+            }
+            let (a, z) = spans[k % spans.len()];
+            format!("{}{}{}", &line[..a], with, &line[z..])
+        }
+
+        #[derive(Debug, Clone)]
+        enum Edit {
+            Poison {
+                line: usize,
+                scalar: usize,
+                with: usize,
+            },
+            Truncate {
+                line: usize,
+                at: usize,
+            },
+            Duplicate {
+                line: usize,
+            },
+            Swap {
+                a: usize,
+                b: usize,
+            },
+            Drop {
+                line: usize,
+            },
+        }
+
+        fn edit() -> impl Strategy<Value = Edit> {
+            prop_oneof![
+                6 => (any::<usize>(), any::<usize>(), 0..POISON.len())
+                    .prop_map(|(line, scalar, with)| Edit::Poison { line, scalar, with }),
+                1 => (any::<usize>(), any::<usize>()).prop_map(|(line, at)| Edit::Truncate { line, at }),
+                1 => any::<usize>().prop_map(|line| Edit::Duplicate { line }),
+                1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::Swap { a, b }),
+                1 => any::<usize>().prop_map(|line| Edit::Drop { line }),
+            ]
+        }
+
+        proptest! {
+            /// A dump damaged anywhere (values poisoned, lines cut, repeated,
+            /// reordered or lost) is read, reconstructed and turned into
+            /// tables without a panic, and what comes out stays physical.
+            #[test]
+            fn damaged_dumps_never_panic(dump in 0..DUMPS.len(), edits in proptest::collection::vec(edit(), 1..12)) {
+                let mut lines: Vec<String> = DUMPS[dump].lines().map(str::to_string).collect();
+                for e in edits {
+                    let n = lines.len();
+                    if n == 0 {
+                        break;
+                    }
+                    match e {
+                        Edit::Poison { line, scalar, with } => {
+                            lines[line % n] = replace_scalar(&lines[line % n], scalar, POISON[with]);
+                        }
+                        Edit::Truncate { line, at } => {
+                            let l = &lines[line % n];
+                            let mut cut = at % (l.len() + 1);
+                            while !l.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            lines[line % n] = l[..cut].to_string();
+                        }
+                        Edit::Duplicate { line } => {
+                            let l = lines[line % n].clone();
+                            lines.insert(line % n, l);
+                        }
+                        Edit::Swap { a, b } => lines.swap(a % n, b % n),
+                        Edit::Drop { line } => {
+                            lines.remove(line % n);
+                        }
+                    }
+                }
+                let text = lines.join("\n");
+                let mut frames = Frames::default();
+                let mut batch = Batch::default();
+                let file: Arc<str> = Arc::from("fuzz.jsonl");
+                read_frames(text.as_bytes(), &file, Layout::Envelope, &OcppOptions::default(), &mut frames, &mut batch, &mut |_| {}).unwrap();
+                frames.reconstruct(None, &mut batch);
+                for s in &batch.sessions {
+                    if let Some(e) = s.energy_wh {
+                        prop_assert!(e.is_finite() && e >= 0.0, "session {} energy {e}", s.session_uid);
+                    }
+                    if let Some(stop) = s.stop {
+                        prop_assert!(stop >= s.start, "session {} stops before it starts", s.session_uid);
+                    }
+                }
+                for m in &batch.meter_values {
+                    prop_assert!(m.value.is_finite(), "meter value {}", m.value);
+                }
+                for t in Table::ALL {
+                    batch.frame(t, chrono::Utc::now());
+                }
+            }
+        }
     }
 }
