@@ -322,6 +322,11 @@ pub struct IngestArgs {
     /// Seconds to wait for another ingest to release the store
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub lock_timeout: u64,
+
+    /// Rows gathered in memory before they are set aside on disk (bounds
+    /// memory on inputs larger than RAM; tests use small values)
+    #[arg(long, default_value_t = 200_000, value_name = "ROWS", hide = true)]
+    pub spill_rows: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -70,6 +70,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             },
         },
         station_zones: HashMap::new(),
+        spill_rows: args.spill_rows,
     };
     sessions.station_zones = station_zones(&store, &station_meta)?;
     let opts = ReadOptions {
@@ -107,6 +108,9 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         "ingest",
     );
     let mut done = 0u64;
+    let now = Utc::now();
+    // Rejects shown by --strict; the batch may have handed them on.
+    let mut first_rejects: Vec<ingest::RejectRow> = Vec::new();
     for (input, size) in inputs.iter().zip(&sizes) {
         let (hash, bytes) = input.fingerprint()?;
         if (!args.force && txn.manifest().sources.contains_key(&hash)) || !seen.insert(hash.clone())
@@ -117,9 +121,32 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let start = done;
-        let result = ingest::read_input(input, &opts, &mut batch, &mut frames, &mut |pos| {
-            bar.set_position(start + pos)
-        });
+        let mut spill = |b: &mut Batch| -> Result<(), ingest::IngestError> {
+            let keep = 10usize.saturating_sub(first_rejects.len());
+            first_rejects.extend(b.rejects.iter().take(keep).cloned());
+            for table in [
+                Table::Sessions,
+                Table::MeterValues,
+                Table::Events,
+                Table::Rejects,
+            ] {
+                txn.stage(table, b.frame(table, now))
+                    .map_err(|e| ingest::IngestError::Spill(Box::new(e)))?;
+            }
+            b.sessions.clear();
+            b.meter_values.clear();
+            b.events.clear();
+            b.rejects.clear();
+            Ok(())
+        };
+        let result = ingest::read_input(
+            input,
+            &opts,
+            &mut batch,
+            &mut frames,
+            &mut |pos| bar.set_position(start + pos),
+            &mut spill,
+        );
         done += size;
         bar.set_position(done);
         match result {
@@ -148,6 +175,12 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     },
                 ));
             }
+            Err(e @ ingest::IngestError::Spill(_)) => {
+                bar.finish_and_clear();
+                return Err(anyhow::Error::new(e).context(
+                    "cannot store the rows read (nothing was committed, the store is unchanged; fix the cause, e.g. free disk space, and rerun)",
+                ));
+            }
             Err(e) => {
                 // One unreadable file does not stop the others; it is not
                 // recorded, so the next run tries it again.
@@ -167,11 +200,12 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let rejected = totals.rejected + totals.frames_rejected;
 
     if args.strict && rejected > 0 {
-        show_first_rejects(&batch);
+        let keep = 10usize.saturating_sub(first_rejects.len());
+        first_rejects.extend(batch.rejects.iter().take(keep).cloned());
+        show_first_rejects(&first_rejects, rejected);
         anyhow::bail!("{rejected} rows rejected and --strict is set: nothing was stored");
     }
 
-    let now = Utc::now();
     let mut added = HashMap::new();
     for table in Table::ALL {
         let df = batch.frame(table, now);
@@ -320,8 +354,8 @@ fn station_zones(
     Ok(zones)
 }
 
-fn show_first_rejects(batch: &Batch) {
-    for r in batch.rejects.iter().take(10) {
+fn show_first_rejects(first: &[ingest::RejectRow], total: u64) {
+    for r in first.iter().take(10) {
         let field = r
             .field
             .as_deref()
@@ -329,7 +363,7 @@ fn show_first_rejects(batch: &Batch) {
             .unwrap_or_default();
         eprintln!("evmon: {}:{}:{field} {}", r.source_file, r.line, r.reason);
     }
-    if batch.rejects.len() > 10 {
-        eprintln!("evmon: ... and {} more", batch.rejects.len() - 10);
+    if total > first.len() as u64 {
+        eprintln!("evmon: ... and {} more", total - first.len() as u64);
     }
 }

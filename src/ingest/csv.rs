@@ -9,7 +9,7 @@ use csv::ByteRecord;
 
 use super::batch::{Batch, RejectRow};
 use super::sessions::{Fields, SessionMapper, SessionOptions};
-use super::{FileReport, IngestError};
+use super::{FileReport, IngestError, Spill};
 
 /// A CSV line longer than this is refused (it is not a session export),
 /// and never held in memory whole.
@@ -180,6 +180,7 @@ pub fn read_csv(
     opts: &SessionOptions,
     batch: &mut Batch,
     progress: &mut dyn FnMut(u64),
+    spill: &mut Spill,
 ) -> Result<FileReport, IngestError> {
     let io = |source| IngestError::Io {
         path: file.to_string(),
@@ -250,6 +251,9 @@ pub fn read_csv(
         let line = record.position().map_or(0, |p| p.line());
         if let Some(pos) = record.position() {
             progress(pos.byte());
+        }
+        if opts.spill_rows > 0 && batch.sessions.len() + batch.rejects.len() >= opts.spill_rows {
+            spill(batch)?;
         }
         if record.len() == 1
             && record
@@ -399,6 +403,7 @@ mod tests {
             &SessionOptions::default(),
             &mut batch,
             &mut |_| {},
+            &mut |_| Ok(()),
         )
         .unwrap();
         assert_eq!(report.rows_read, 4);
@@ -408,6 +413,56 @@ mod tests {
         assert_eq!(batch.rejects[0].field.as_deref(), Some("energy_kwh"));
         assert_eq!(batch.rejects[1].line, 4);
         assert_eq!(batch.sessions[1].energy_wh, Some(7500.0));
+    }
+
+    #[test]
+    fn a_large_file_streams_through_the_spill_in_order() {
+        let mut data = String::from("station_id,start,stop,energy_kwh\n");
+        for i in 0..25 {
+            let energy = if i % 10 == 3 {
+                "x".to_string()
+            } else {
+                i.to_string()
+            };
+            data += &format!("CP1,2026-10-01T08:{i:02}:00Z,2026-10-01T09:00:00Z,{energy}\n");
+        }
+        let opts = SessionOptions {
+            spill_rows: 4,
+            ..SessionOptions::default()
+        };
+        let mut batch = Batch::default();
+        let mut spilled = Batch::default();
+        let mut calls = 0;
+        let file: Arc<str> = Arc::from("big.csv");
+        let report = read_csv(
+            data.as_bytes(),
+            &file,
+            &opts,
+            &mut batch,
+            &mut |_| {},
+            &mut |b: &mut Batch| {
+                calls += 1;
+                assert!(b.sessions.len() + b.rejects.len() >= 4);
+                spilled.sessions.append(&mut b.sessions);
+                spilled.rejects.append(&mut b.rejects);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(calls >= 5, "{calls}");
+        assert!(batch.sessions.len() + batch.rejects.len() <= 4);
+        spilled.sessions.append(&mut batch.sessions);
+        spilled.rejects.append(&mut batch.rejects);
+        assert_eq!(report.sessions, 22);
+        assert_eq!(spilled.sessions.len(), 22);
+        assert_eq!(spilled.rejects.len(), 3);
+        // File order is kept across spills.
+        let energies: Vec<f64> = spilled
+            .sessions
+            .iter()
+            .filter_map(|s| s.energy_wh)
+            .collect();
+        assert!(energies.windows(2).all(|w| w[0] < w[1]), "{energies:?}");
     }
 }
 
@@ -445,7 +500,7 @@ mod proptests {
             let mut batch = Batch::default();
             let file: Arc<str> = Arc::from("p.csv");
             let opts = SessionOptions { tz: Some(chrono_tz::Europe::Amsterdam), ..SessionOptions::default() };
-            let report = read_csv(text.as_bytes(), &file, &opts, &mut batch, &mut |_| {}).unwrap();
+            let report = read_csv(text.as_bytes(), &file, &opts, &mut batch, &mut |_| {}, &mut |_| Ok(())).unwrap();
             prop_assert_eq!(report.rows_read, report.sessions + report.rejected);
             prop_assert_eq!(batch.sessions.len() as u64, report.sessions);
             prop_assert_eq!(batch.rejects.len() as u64, report.rejected);
@@ -459,7 +514,7 @@ mod proptests {
         fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
             let mut batch = Batch::default();
             let file: Arc<str> = Arc::from("b.csv");
-            let _ = read_csv(bytes.as_slice(), &file, &SessionOptions::default(), &mut batch, &mut |_| {});
+            let _ = read_csv(bytes.as_slice(), &file, &SessionOptions::default(), &mut batch, &mut |_| {}, &mut |_| Ok(()));
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-pub use batch::Batch;
+pub use batch::{Batch, RejectRow};
 pub use sessions::SessionOptions;
 
 #[derive(Debug, Error)]
@@ -80,7 +80,16 @@ pub enum IngestError {
         line: u64,
         message: String,
     },
+    /// Handing rows read so far to the store failed (e.g. a full disk):
+    /// the whole ingest stops, unlike a single unreadable file.
+    #[error("cannot set aside the rows read so far")]
+    Spill(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// Takes the rows a reader has gathered when its batch grows past
+/// `SessionOptions::spill_rows`, so a file larger than memory streams
+/// through; it must leave the batch's row vectors empty.
+pub type Spill<'a> = dyn FnMut(&mut Batch) -> Result<(), IngestError> + 'a;
 
 /// Input formats evmon reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -469,6 +478,7 @@ pub fn read_input(
     batch: &mut Batch,
     frames: &mut ocpp::Frames,
     progress: &mut dyn FnMut(u64),
+    spill: &mut Spill,
 ) -> Result<FileReport, IngestError> {
     // UTF-16 files (some Windows tools) are transcoded to UTF-8 first.
     let head = input.head(4)?;
@@ -482,7 +492,7 @@ pub fn read_input(
             name: input.name.clone(),
             data: InputData::Memory(Arc::new(utf8)),
         };
-        let mut report = read_input(&decoded, opts, batch, frames, progress)?;
+        let mut report = read_input(&decoded, opts, batch, frames, progress, spill)?;
         report.notes.push(format!("{}: read as UTF-16", input.name));
         return Ok(report);
     }
@@ -491,9 +501,14 @@ pub fn read_input(
         f => f,
     };
     match format {
-        Format::Csv | Format::Auto => {
-            csv::read_csv(input.open()?, &input.name, &opts.sessions, batch, progress)
-        }
+        Format::Csv | Format::Auto => csv::read_csv(
+            input.open()?,
+            &input.name,
+            &opts.sessions,
+            batch,
+            progress,
+            spill,
+        ),
         Format::Json => {
             let mut bytes = Vec::new();
             input.open()?.read_to_end(&mut bytes).map_err(input.io())?;

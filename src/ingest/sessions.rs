@@ -39,6 +39,8 @@ pub struct SessionOptions {
     pub dst: DstPolicy,
     /// Zones from station metadata, by station id.
     pub station_zones: HashMap<String, Tz>,
+    /// Hand rows to the spill once this many are gathered (0: never).
+    pub spill_rows: usize,
 }
 
 /// A row's fields, by column index.

@@ -193,8 +193,10 @@ impl Store {
             manifest: base.clone(),
             base,
             written: Vec::new(),
+            staged: BTreeMap::new(),
             now: Utc::now(),
         };
+        let _ = fs::remove_dir_all(self.root.join(STAGING_DIR));
         // Files left by a writer that crashed before its commit are not in
         // the manifest; clean them now that we are the only writer.
         txn.collect_garbage();
@@ -311,8 +313,14 @@ pub struct WriteTxn {
     base: Manifest,
     manifest: Manifest,
     written: Vec<PathBuf>,
+    /// Rows set aside by `stage`, per table and partition, in order.
+    staged: BTreeMap<(Table, String), Vec<PathBuf>>,
     now: DateTime<Utc>,
 }
+
+/// Directory of rows staged by the running writer; only the writer lock
+/// holder touches it, and a new writer clears what a crashed one left.
+const STAGING_DIR: &str = ".staging";
 
 impl WriteTxn {
     /// The description a writer that crashed while holding the lock left.
@@ -341,45 +349,79 @@ impl WriteTxn {
         entry
     }
 
-    /// Merge `rows` (in `table`'s schema) into the table.
+    /// Set rows aside for `table` without merging them yet: they are
+    /// written to staging files (by partition) and merged, in order and
+    /// before the rows given to `merge`, when `merge` is called for the
+    /// table. Keeps memory bounded when one input is larger than memory.
+    pub fn stage(&mut self, table: Table, rows: DataFrame) -> Result<(), StoreError> {
+        if rows.height() == 0 {
+            return Ok(());
+        }
+        let rows = conform(table, rows)?;
+        for (partition, mut part) in partition_rows(table, rows)? {
+            let dir = self
+                .store
+                .root
+                .join(STAGING_DIR)
+                .join(table.name())
+                .join(&partition);
+            fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
+            let files = self.staged.entry((table, partition)).or_default();
+            let path = dir.join(format!("chunk-{:06}.parquet", files.len()));
+            let file = File::create(&path).map_err(io_err(&path, "create"))?;
+            files.push(path.clone());
+            self.written.push(path.clone());
+            // Staged files live for one ingest: favour speed over size.
+            ParquetWriter::new(&file)
+                .with_compression(ParquetCompression::Uncompressed)
+                .finish(&mut part)
+                .map_err(pl_err(format!("cannot write {}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Merge `rows` (in `table`'s schema), after any rows staged for the
+    /// table, into the table.
     pub fn merge(&mut self, table: Table, rows: DataFrame) -> Result<MergeStats, StoreError> {
         let mut stats = MergeStats {
             offered: rows.height() as u64,
             ..MergeStats::default()
         };
-        if rows.height() == 0 {
-            return Ok(stats);
+        let mut parts: BTreeMap<String, Vec<DataFrame>> = BTreeMap::new();
+        let staged: Vec<(String, Vec<PathBuf>)> = self
+            .staged
+            .iter()
+            .filter(|((t, _), _)| *t == table)
+            .map(|((_, p), files)| (p.clone(), files.clone()))
+            .collect();
+        for (partition, files) in &staged {
+            let df = scan_files(table, files)?.collect().map_err(pl_err(format!(
+                "cannot read rows staged for {}",
+                table.name()
+            )))?;
+            stats.offered += df.height() as u64;
+            parts.entry(partition.clone()).or_default().push(df);
         }
-        let rows = conform(table, rows)?;
-        let parts: Vec<(String, DataFrame)> = match table.partition_column() {
-            None => vec![(manifest::ALL_PARTITION.to_string(), rows)],
-            Some(ts) => {
-                let tagged = rows
-                    .lazy()
-                    .with_column(col(ts).dt().strftime("%Y-%m").alias(MONTH_COLUMN))
-                    .collect()
-                    .map_err(pl_err("cannot partition rows by month"))?;
-                let mut out = Vec::new();
-                for part in tagged
-                    .partition_by_stable([MONTH_COLUMN], true)
-                    .map_err(pl_err("cannot partition rows by month"))?
-                {
-                    let month = part
-                        .column(MONTH_COLUMN)
-                        .and_then(|c| c.str().cloned())
-                        .ok()
-                        .and_then(|c| c.get(0).map(str::to_string))
-                        .unwrap_or_else(|| "unknown".to_string());
-                    let part = part
-                        .drop(MONTH_COLUMN)
-                        .map_err(pl_err("cannot partition rows by month"))?;
-                    out.push((manifest::month_partition(&month), part));
-                }
-                out
+        if rows.height() > 0 {
+            let rows = conform(table, rows)?;
+            for (partition, part) in partition_rows(table, rows)? {
+                parts.entry(partition).or_default().push(part);
             }
-        };
-        for (partition, part) in parts {
-            self.merge_partition(table, &partition, part, &mut stats)?;
+        }
+        for (partition, frames) in parts {
+            let mut frames = frames.into_iter();
+            let mut rows = frames.next().expect("a partition has rows");
+            for more in frames {
+                rows.vstack_mut(&more)
+                    .map_err(pl_err("cannot combine staged rows"))?;
+            }
+            self.merge_partition(table, &partition, rows, &mut stats)?;
+            if let Some(files) = self.staged.remove(&(table, partition)) {
+                for f in files {
+                    let _ = fs::remove_file(&f);
+                    self.written.retain(|w| *w != f);
+                }
+            }
         }
         Ok(stats)
     }
@@ -481,6 +523,7 @@ impl WriteTxn {
         write_manifest(&root, &self.manifest)?;
         // Committed: the files we wrote now belong to the store.
         self.written.clear();
+        let _ = fs::remove_dir_all(root.join(STAGING_DIR));
         self.collect_garbage();
         Ok(self.manifest.clone())
     }
@@ -533,7 +576,38 @@ impl Drop for WriteTxn {
         for path in &self.written {
             let _ = fs::remove_file(path);
         }
+        let _ = fs::remove_dir_all(self.store.root.join(STAGING_DIR));
     }
+}
+
+/// Split rows of `table` into its partitions (by month of the partition
+/// column, or the single `all` partition).
+fn partition_rows(table: Table, rows: DataFrame) -> Result<Vec<(String, DataFrame)>, StoreError> {
+    let Some(ts) = table.partition_column() else {
+        return Ok(vec![(manifest::ALL_PARTITION.to_string(), rows)]);
+    };
+    let tagged = rows
+        .lazy()
+        .with_column(col(ts).dt().strftime("%Y-%m").alias(MONTH_COLUMN))
+        .collect()
+        .map_err(pl_err("cannot partition rows by month"))?;
+    let mut out = Vec::new();
+    for part in tagged
+        .partition_by_stable([MONTH_COLUMN], true)
+        .map_err(pl_err("cannot partition rows by month"))?
+    {
+        let month = part
+            .column(MONTH_COLUMN)
+            .and_then(|c| c.str().cloned())
+            .ok()
+            .and_then(|c| c.get(0).map(str::to_string))
+            .unwrap_or_else(|| "unknown".to_string());
+        let part = part
+            .drop(MONTH_COLUMN)
+            .map_err(pl_err("cannot partition rows by month"))?;
+        out.push((manifest::month_partition(&month), part));
+    }
+    Ok(out)
 }
 
 /// Make `df` exactly `table`'s schema (column order and types).
