@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use thiserror::Error;
 
 use crate::schema::{col as c, utc_datetime};
@@ -302,14 +303,31 @@ fn zones(stations: &DataFrame) -> PolarsResult<HashMap<String, Tz>> {
 
 /// One session, as the hourly spreading needs it.
 struct SessionSpan {
-    station: String,
+    /// Index into the sorted station names (`Spans::names`).
+    station: u32,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     kwh: f64,
 }
 
-fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Vec<SessionSpan>> {
+/// Sessions as spans, with station ids interned (sorted, so index order is
+/// name order): hashing and comparing short integers instead of strings is
+/// most of the speed of the hourly spreading on millions of sessions.
+struct Spans {
+    names: Vec<String>,
+    spans: Vec<SessionSpan>,
+}
+
+fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Spans> {
     let ids = df.column(c::STATION_ID)?.str()?.clone();
+    let unique: FxHashSet<&str> = ids.iter().flatten().collect();
+    let mut names: Vec<String> = unique.into_iter().map(str::to_string).collect();
+    names.sort_unstable();
+    let index: FxHashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
     let micros = |name: &str| -> PolarsResult<Int64Chunked> {
         Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
     };
@@ -337,24 +355,25 @@ fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Vec<SessionSpan>>
             continue;
         };
         out.push(SessionSpan {
-            station: id.to_string(),
+            station: index[id],
             start,
             end: end.max(start),
             kwh: e,
         });
     }
-    Ok(out)
+    drop(index);
+    Ok(Spans { names, spans: out })
 }
 
 /// Spread each session's energy evenly over the time it charged, by UTC
 /// hour: (station, hour start in seconds) → kWh.
-fn hourly_energy(spans: &[SessionSpan]) -> HashMap<(String, i64), f64> {
-    let mut out: HashMap<(String, i64), f64> = HashMap::new();
+fn hourly_energy(spans: &[SessionSpan]) -> FxHashMap<(u32, i64), f64> {
+    let mut out: FxHashMap<(u32, i64), f64> = FxHashMap::default();
     for s in spans {
         let total = (s.end - s.start).num_milliseconds() as f64;
         if total <= 0.0 {
             let hour = s.start.timestamp().div_euclid(3600) * 3600;
-            *out.entry((s.station.clone(), hour)).or_default() += s.kwh;
+            *out.entry((s.station, hour)).or_default() += s.kwh;
             continue;
         }
         let mut t = s.start;
@@ -364,7 +383,7 @@ fn hourly_energy(spans: &[SessionSpan]) -> HashMap<(String, i64), f64> {
                 .unwrap_or(s.end)
                 .min(s.end);
             let share = (next - t).num_milliseconds() as f64 / total;
-            *out.entry((s.station.clone(), hour)).or_default() += s.kwh * share;
+            *out.entry((s.station, hour)).or_default() += s.kwh * share;
             t = next;
         }
     }
@@ -383,33 +402,47 @@ pub fn build(
     let sessions = session_frame(input).collect()?;
     let meta = input.stations.clone();
     let zones = zones(&meta)?;
-    let spans = spans(&sessions, input.until)?;
+    let Spans { names, spans } = spans(&sessions, input.until)?;
     let hourly = hourly_energy(&spans);
+    let station_zones: Vec<Option<Tz>> = names.iter().map(|n| zones.get(n).copied()).collect();
 
     // CO2 per station from the hourly energy.
-    let mut grid_kg: HashMap<&str, f64> = HashMap::new();
+    let mut grid_by_index = vec![0.0f64; names.len()];
     let mut missing_hours = 0u64;
     for ((station, hour), kwh) in &hourly {
         let (g, known) = co2.grid_at(*hour);
         if !known {
             missing_hours += 1;
         }
-        *grid_kg.entry(station.as_str()).or_default() += kwh * g / 1000.0;
+        grid_by_index[*station as usize] += kwh * g / 1000.0;
     }
+    let grid_kg: HashMap<&str, f64> = names
+        .iter()
+        .map(String::as_str)
+        .zip(grid_by_index.iter().copied())
+        .collect();
     let avoided_per_kwh = co2.petrol_g_per_km / co2.ev_kwh_per_km / 1000.0;
 
     // Daily energy and the hour-of-week heat map, in local time.
-    let mut daily: BTreeMap<(String, NaiveDate), f64> = BTreeMap::new();
+    let mut daily: FxHashMap<(u32, NaiveDate), f64> = FxHashMap::default();
     let mut heat_kwh = [[0.0f64; 24]; 7];
     for ((station, hour), kwh) in &hourly {
         let t = DateTime::from_timestamp(*hour, 0).unwrap_or_default();
-        let local = match zones.get(station) {
+        let local = match &station_zones[*station as usize] {
             Some(z) => t.with_timezone(z).naive_local(),
             None => t.naive_utc(),
         };
-        *daily.entry((station.clone(), local.date())).or_default() += kwh;
+        *daily.entry((*station, local.date())).or_default() += kwh;
         heat_kwh[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += kwh;
     }
+    // Index order is name order: sorting the keys sorts by name, then day.
+    let daily: Vec<(String, NaiveDate, f64)> = {
+        let mut days: Vec<((u32, NaiveDate), f64)> = daily.into_iter().collect();
+        days.sort_unstable_by_key(|(k, _)| *k);
+        days.into_iter()
+            .map(|((s, d), k)| (names[s as usize].clone(), d, k))
+            .collect()
+    };
     // Mean kW in each hour of the week: energy in that slot over the number
     // of such slots in the window.
     let mut heat = [[0.0f64; 24]; 7];
@@ -470,43 +503,28 @@ pub fn build(
     Ok(Profile {
         table,
         hints,
-        daily: daily.into_iter().map(|((s, d), k)| (s, d, k)).collect(),
+        daily,
         heat,
         fleet,
     })
 }
 
-/// Distinct local days with a session start, per station.
-fn days_with_sessions(
-    sessions: &DataFrame,
-    zones: &HashMap<String, Tz>,
-) -> PolarsResult<HashMap<String, HashSet<NaiveDate>>> {
-    let ids = sessions.column(c::STATION_ID)?.str()?.clone();
-    let starts = sessions
-        .column(c::START)?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .clone();
-    let mut out: HashMap<String, HashSet<NaiveDate>> = HashMap::new();
-    for (id, s) in ids.iter().zip(starts.iter()) {
-        let (Some(id), Some(t)) = (id, s.and_then(DateTime::from_timestamp_micros)) else {
-            continue;
-        };
-        let day = match zones.get(id) {
-            Some(z) => t.with_timezone(z).date_naive(),
-            None => t.date_naive(),
-        };
-        out.entry(id.to_string()).or_default().insert(day);
-    }
-    Ok(out)
-}
-
-fn local_days(since: DateTime<Utc>, until: DateTime<Utc>, zone: Option<&Tz>) -> Vec<NaiveDate> {
+/// First and last local calendar day the window `[since, until)` touches.
+fn window_days_of(
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    zone: Option<&Tz>,
+) -> (NaiveDate, NaiveDate) {
     let day = |t: DateTime<Utc>| match zone {
         Some(z) => t.with_timezone(z).date_naive(),
         None => t.date_naive(),
     };
-    let (first, last) = (day(since), day(until - Duration::microseconds(1)));
+    (day(since), day(until - Duration::microseconds(1)))
+}
+
+#[cfg(test)]
+fn local_days(since: DateTime<Utc>, until: DateTime<Utc>, zone: Option<&Tz>) -> Vec<NaiveDate> {
+    let (first, last) = window_days_of(since, until, zone);
     first.iter_days().take_while(|d| *d <= last).collect()
 }
 
@@ -629,7 +647,7 @@ fn station_table(
         .map(|s| s.map(str::to_string))
         .collect();
 
-    let days = days_with_sessions(sessions, zones)?;
+    let days = days_with_sessions_counts(sessions, zones)?;
     let mut days_without = Vec::with_capacity(n);
     let mut fault_counts = Vec::with_capacity(n);
     let mut top_codes = Vec::with_capacity(n);
@@ -650,14 +668,10 @@ fn station_table(
     }
     for i in 0..n {
         let id = id_col.get(i).unwrap_or("");
-        let all_days = local_days(input.since, input.until, zones.get(id));
-        let with = days.get(id);
-        days_without.push(
-            all_days
-                .iter()
-                .filter(|d| with.is_none_or(|w| !w.contains(d)))
-                .count() as u32,
-        );
+        let (first, last) = window_days_of(input.since, input.until, zones.get(id));
+        let calendar = (last - first).num_days() + 1;
+        let with = days.get(id).map_or(0, |w| w.range(first..=last).count());
+        days_without.push((calendar.max(0) as u64).saturating_sub(with as u64) as u32);
         fault_counts.push(fault_total.get(id).copied().unwrap_or(0));
         let mut codes: Vec<(String, u64)> = by_station
             .get(id)
@@ -719,7 +733,8 @@ fn station_table(
         }
     }
     let fleet_last = last_session.iter().flatten().max().copied();
-    let fleet_busy_days: HashSet<NaiveDate> = days.values().flatten().copied().collect();
+    let fleet_busy_days: HashSet<NaiveDate> =
+        days.values().flat_map(|m| m.keys()).copied().collect();
     for i in 0..n {
         let id = id_col.get(i).unwrap_or("").to_string();
         let mut push = |hint: &'static str, evidence: String, rule: String| {
@@ -1013,13 +1028,13 @@ fn connector_table(sessions: &DataFrame, window_h: f64) -> PolarsResult<DataFram
 }
 
 fn day_table(
-    daily: &BTreeMap<(String, NaiveDate), f64>,
+    daily: &[(String, NaiveDate, f64)],
     sessions: &DataFrame,
     zones: &HashMap<String, Tz>,
 ) -> PolarsResult<DataFrame> {
     // Energy by the local day it flowed; sessions by the local day they started.
     let mut kwh: BTreeMap<NaiveDate, (f64, HashSet<&str>)> = BTreeMap::new();
-    for ((station, day), k) in daily {
+    for (station, day, k) in daily {
         let e = kwh.entry(*day).or_default();
         e.0 += k;
         e.1.insert(station.as_str());
@@ -1071,17 +1086,19 @@ fn day_table(
     )
 }
 
+/// Sessions started on each local day, per station.
 fn days_with_sessions_counts(
     sessions: &DataFrame,
     zones: &HashMap<String, Tz>,
-) -> PolarsResult<HashMap<String, BTreeMap<NaiveDate, u64>>> {
+) -> PolarsResult<FxHashMap<String, BTreeMap<NaiveDate, u64>>> {
     let ids = sessions.column(c::STATION_ID)?.str()?.clone();
     let starts = sessions
         .column(c::START)?
         .cast(&DataType::Int64)?
         .i64()?
         .clone();
-    let mut out: HashMap<String, BTreeMap<NaiveDate, u64>> = HashMap::new();
+    // Keyed by the borrowed id while counting: no allocation per session.
+    let mut out: FxHashMap<&str, BTreeMap<NaiveDate, u64>> = FxHashMap::default();
     for (id, s) in ids.iter().zip(starts.iter()) {
         let (Some(id), Some(t)) = (id, s.and_then(DateTime::from_timestamp_micros)) else {
             continue;
@@ -1090,12 +1107,12 @@ fn days_with_sessions_counts(
             Some(z) => t.with_timezone(z).date_naive(),
             None => t.date_naive(),
         };
-        *out.entry(id.to_string())
-            .or_default()
-            .entry(day)
-            .or_default() += 1;
+        *out.entry(id).or_default().entry(day).or_default() += 1;
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(id, days)| (id.to_string(), days))
+        .collect())
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -1135,14 +1152,14 @@ mod tests {
     #[test]
     fn energy_spreads_over_the_hours_it_flowed() {
         let spans = vec![SessionSpan {
-            station: "A".into(),
+            station: 0,
             start: t("2026-10-01T08:30:00Z"),
             end: t("2026-10-01T10:00:00Z"),
             kwh: 15.0,
         }];
         let h = hourly_energy(&spans);
         let at = |s: &str| {
-            h.get(&("A".to_string(), t(s).timestamp()))
+            h.get(&(0, t(s).timestamp()))
                 .copied()
                 .unwrap_or(0.0)
         };

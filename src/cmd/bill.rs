@@ -149,13 +149,14 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         } else if s.energy_wh.is_none() {
             Some("no energy reading".to_string())
         } else if tariff_idx.is_none() {
+            // The part before ':' is the reason the summary groups by.
             Some(format!(
-                "no tariff in {} covers station {}",
+                "no tariff covers the station: none in {} matches station {}",
                 args.tariff.display(),
                 s.station
             ))
         } else if zone.is_none() {
-            Some(format!("no time zone for station {}: give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
+            Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
         } else {
             blocked
                 .get(s.uid.as_str())
@@ -298,7 +299,16 @@ fn summary(
             let short = u.reason.split(':').next().unwrap_or(&u.reason).to_string();
             *reasons.entry(short).or_default() += 1;
         }
-        let list: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let mut counted: Vec<(&String, &usize)> = reasons.iter().collect();
+        counted.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let mut list: Vec<String> = counted
+            .iter()
+            .take(6)
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
+        if counted.len() > 6 {
+            list.push(format!("{} other reasons", counted.len() - 6));
+        }
         text += &format!(
             "; {} not billed ({}): see --lines --include-unbillable",
             unbillable.len(),
