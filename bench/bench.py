@@ -20,10 +20,9 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = {"small": 100_000, "medium": 1_000_000, "large": 10_000_000}
-# The generator spreads sessions over about 2.5 years from 2025-11-01; bill
-# one full month in the middle and look for anomalies in all of it.
+# The generator starts on 2025-11-01; bill one full month of it and look for
+# anomalies and profiles over the whole span of the data.
 PERIOD = "2026-03"
-ALL = ["--since", "2000-01-01", "--until", "2100-01-01"]
 OUTLIERS = "outlier_energy,outlier_duration,outlier_power"
 
 
@@ -50,6 +49,18 @@ def measure(name, cmd, runs, prepare=None, env=None):
     return secs, rss
 
 
+def data_span(python, csv):
+    """First and last day with a session start (ISO dates)."""
+    code = (
+        "import polars as pl, sys; d = pl.scan_csv(sys.argv[1]).select("
+        "pl.col('start').str.slice(0, 10).min(), pl.col('start').str.slice(0, 10).max().alias('l')).collect();"
+        "print(d.item(0, 0), d.item(0, 1))"
+    )
+    out = subprocess.run([python, "-c", code, csv], capture_output=True, text=True, check=True)
+    first, last = out.stdout.split()
+    return first, last
+
+
 def fresh(path):
     def f():
         shutil.rmtree(path, ignore_errors=True)
@@ -69,7 +80,10 @@ def run_size(a, size):
         os.rename(csv + ".tmp", csv)
     mib = os.path.getsize(csv) / 2**20
     print(f"\n== {size}: {n} sessions, {mib:.0f} MiB of CSV", file=sys.stderr, flush=True)
-    env = dict(os.environ, NO_COLOR="1", EVMON_NOW="2028-05-01T00:00:00Z")
+    first, last = data_span(a.python, csv)
+    # "Now" is just after the last session, as for a cron run on live data.
+    env = dict(os.environ, NO_COLOR="1", EVMON_NOW=f"{last}T23:59:59Z")
+    span = ["--since", first, "--until", f"{last}T23:59:59Z"]
     ev = [a.evmon, "--data", os.path.join(work, "evmon"), "-q"]
     tariff = os.path.join(HERE, "tariff.toml")
     ref = [a.python, os.path.join(HERE, "reference.py")]
@@ -81,11 +95,11 @@ def run_size(a, size):
             lambda e: ref + [e, "ingest", "--csv", csv, "--store", os.path.join(work, e)],
         ),
         "profile": (
-            ev + ["profile", *ALL, "--format", "csv"],
+            ev + ["profile", *span, "--format", "csv"],
             lambda e: ref + [e, "profile", "--store", os.path.join(work, e)],
         ),
         "anomalies (outliers)": (
-            ev + ["anomalies", *ALL, "--kinds", OUTLIERS, "--format", "csv"],
+            ev + ["anomalies", *span, "--kinds", OUTLIERS, "--format", "csv"],
             lambda e: ref + [e, "anomalies", "--store", os.path.join(work, e)],
         ),
         "bill (3-band TOU, month)": (
@@ -102,13 +116,17 @@ def run_size(a, size):
             prep = fresh(os.path.join(work, e)) if task == "ingest" else None
             row[e] = measure(e, ref_cmd(e), a.runs, prep)
         rows[task] = row
-    # Partition pruning: the last 7 days against the whole store.
+    # Partition pruning: a cron run on the last 7 days against the whole
+    # store. "Now" is a year after the first session, where the generated
+    # data is dense (its tail thins out).
     print(" pruning", file=sys.stderr, flush=True)
+    year = str(int(first[:4]) + 1) + first[4:]
+    cron_env = dict(env, EVMON_NOW=f"{year}T00:00:00Z")
     rows["anomalies --since 7d"] = {
-        "evmon": measure("evmon --since 7d", ev + ["anomalies", "--since", "7d", "--format", "csv"], a.runs, None, env)
+        "evmon": measure("evmon --since 7d", ev + ["anomalies", "--since", "7d", "--format", "csv"], a.runs, None, cron_env)
     }
     rows["anomalies, whole store"] = {
-        "evmon": measure("evmon whole store", ev + ["anomalies", *ALL, "--format", "csv"], a.runs, None, env)
+        "evmon": measure("evmon whole store", ev + ["anomalies", *span, "--format", "csv"], a.runs, None, env)
     }
     return n, mib, rows
 

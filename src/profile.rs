@@ -1158,11 +1158,7 @@ mod tests {
             kwh: 15.0,
         }];
         let h = hourly_energy(&spans);
-        let at = |s: &str| {
-            h.get(&(0, t(s).timestamp()))
-                .copied()
-                .unwrap_or(0.0)
-        };
+        let at = |s: &str| h.get(&(0, t(s).timestamp())).copied().unwrap_or(0.0);
         assert!((at("2026-10-01T08:00:00Z") - 5.0).abs() < 1e-9);
         assert!((at("2026-10-01T09:00:00Z") - 10.0).abs() < 1e-9);
         assert_eq!(h.len(), 2);

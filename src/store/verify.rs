@@ -269,6 +269,9 @@ pub fn verify(store: &Store, own_lock: bool) -> Result<(Checked, Vec<Problem>), 
             }
         }
     }
+    if !own_lock && !lock::is_held(&root) && root.join(".staging").exists() {
+        push(Level::Warning, "", "", ".staging/ holds rows staged by an ingest that did not finish (ignored; the next ingest removes it)".into());
+    }
     if root.join(".manifest.json.tmp").exists() {
         push(Level::Warning, "", "", ".manifest.json.tmp is left from an interrupted commit (ignored; the next ingest replaces it)".into());
     }
