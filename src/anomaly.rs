@@ -9,10 +9,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use statrs::statistics::{Data, OrderStatistics};
 
@@ -249,7 +251,9 @@ const REJECTED: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Session {
     pub uid: String,
-    pub station: String,
+    /// Shared between the sessions of a station (millions of rows, a few
+    /// thousand stations).
+    pub station: Arc<str>,
     pub connector: Option<i32>,
     pub id_tag: Option<String>,
     pub auth_status: Option<String>,
@@ -363,7 +367,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         detail: String| {
         out.push(Finding {
             ts,
-            station_id: s.station.clone(),
+            station_id: s.station.to_string(),
             connector_id: s.connector,
             session_uid: Some(s.uid.clone()),
             kind,
@@ -381,7 +385,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     let mut station_peaks: HashMap<&str, Vec<f64>> = HashMap::new();
     for s in &input.sessions {
         if let Some(p) = s.max_power_w.or_else(|| s.mean_kw().map(|k| k * 1000.0)) {
-            station_peaks.entry(s.station.as_str()).or_default().push(p);
+            station_peaks.entry(&*s.station).or_default().push(p);
         }
     }
     let fleet_peaks: Vec<f64> = station_peaks.values().flatten().copied().collect();
@@ -397,7 +401,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     });
 
     for s in &window {
-        let rated_w = input.rated_kw.get(&s.station).map(|k| k * 1000.0);
+        let rated_w = input.rated_kw.get(&*s.station).map(|k| k * 1000.0);
         // power_spike
         if wanted("power_spike") {
             let peak = s.max_power_w.or_else(|| {
@@ -437,7 +441,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         );
                     }
                     None => {
-                        let (scope, limit) = match station_peak_limit.get(s.station.as_str()) {
+                        let (scope, limit) = match station_peak_limit.get(&*s.station) {
                             Some(l) => ("the station's", Some(*l)),
                             None => ("the fleet's", fleet_peak_limit),
                         };
@@ -724,7 +728,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                 continue;
             };
             for s in &window {
-                if s.station == e.station
+                if *s.station == *e.station
                     && s.id_tag.as_deref() == Some(tag.as_str())
                     && s.start >= e.ts - Duration::minutes(1)
                     && s.start <= e.ts + Duration::minutes(15)
@@ -736,7 +740,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                 {
                     out.push(Finding {
                         ts: s.start,
-                        station_id: s.station.clone(),
+                        station_id: s.station.to_string(),
                         connector_id: s.connector,
                         session_uid: Some(s.uid.clone()),
                         kind: "auth_rejected",
@@ -753,7 +757,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     let mut by_connector: BTreeMap<(&str, Option<i32>), Vec<&Session>> = BTreeMap::new();
     for s in &input.sessions {
         by_connector
-            .entry((s.station.as_str(), s.connector))
+            .entry((&*s.station, s.connector))
             .or_default()
             .push(s);
     }
@@ -785,7 +789,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         / 3_600_000.0;
                     out.push(Finding {
                         ts: b.start,
-                        station_id: b.station.clone(),
+                        station_id: b.station.to_string(),
                         connector_id: b.connector,
                         session_uid: Some(b.uid.clone()),
                         kind,
@@ -829,7 +833,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     let s = short[i];
                     out.push(Finding {
                         ts: s.start,
-                        station_id: s.station.clone(),
+                        station_id: s.station.to_string(),
                         connector_id: s.connector,
                         // The burst is named by its first session.
                         session_uid: Some(s.uid.clone()),
@@ -1050,7 +1054,7 @@ fn outliers(
             .collect();
         for s in window {
             let Some(v) = metric(s) else { continue };
-            let (scope, (median, mad)) = match station_stats.get(s.station.as_str()) {
+            let (scope, (median, mad)) = match station_stats.get(&*s.station) {
                 Some(st) => ("the station's", *st),
                 None => match fleet_stats {
                     Some(f) => ("the fleet's", f),
@@ -1064,7 +1068,7 @@ fn outliers(
             if z.abs() > rules.outlier_z {
                 out.push(Finding {
                     ts: s.start,
-                    station_id: s.station.clone(),
+                    station_id: s.station.to_string(),
                     connector_id: s.connector,
                     session_uid: Some(s.uid.clone()),
                     kind,
@@ -1084,7 +1088,7 @@ fn daily(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut 
     }
     let mut per_day: BTreeMap<&str, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     for s in &input.sessions {
-        let day = match input.zones.get(&s.station) {
+        let day = match input.zones.get(&*s.station) {
             Some(z) => s.start.with_timezone(z).date_naive(),
             None => s.start.date_naive(),
         };
@@ -1195,13 +1199,15 @@ pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
     );
     let time = |v: Option<i64>| v.and_then(DateTime::from_timestamp_micros);
     let mut out = Vec::with_capacity(df.height());
+    let mut names: FxHashMap<&str, Arc<str>> = FxHashMap::default();
     for i in 0..df.height() {
         let (Some(u), Some(st), Some(s0)) = (uid.get(i), station.get(i), time(start.get(i))) else {
             continue;
         };
+        let station = names.entry(st).or_insert_with(|| Arc::from(st)).clone();
         out.push(Session {
             uid: u.to_string(),
-            station: st.to_string(),
+            station,
             connector: connector.get(i),
             id_tag: tag.get(i).map(str::to_string),
             auth_status: auth.get(i).map(str::to_string),

@@ -210,11 +210,24 @@ fn lit_time(t: DateTime<Utc>) -> Expr {
 
 /// Sessions starting in the window, with derived per-session columns.
 fn session_frame(input: &ProfileInput) -> LazyFrame {
+    // Only the columns the profile reads: Parquet projection skips the rest.
     let mut lf = input
         .sessions
         .clone()
         .filter(col(c::START).gt_eq(lit_time(input.since)))
-        .filter(col(c::START).lt(lit_time(input.until)));
+        .filter(col(c::START).lt(lit_time(input.until)))
+        .select(
+            [
+                c::STATION_ID,
+                c::CONNECTOR_ID,
+                c::START,
+                c::STOP,
+                c::CHARGING_END,
+                c::ENERGY_WH,
+                c::MAX_POWER_W,
+            ]
+            .map(col),
+        );
     if !input.only.is_empty() {
         lf = lf.filter(col(c::STATION_ID).is_in(
             lit(Series::new("only".into(), &input.only)).implode(false),

@@ -268,3 +268,20 @@ fn csv_and_ocpp_sessions_side_by_side() {
         vec!["csv", "ocpp2.0.1"]
     );
 }
+
+#[test]
+fn a_stop_stamped_before_its_start_takes_the_receive_time() {
+    // The charger lost its clock in a power cut and stamped the stop 1970.
+    let env = Env::new();
+    env.ingest(&[&testdata("ocpp-edge/clock-reset.jsonl")]);
+    let sessions = env.json(&["sessions"]);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let s = &sessions[0];
+    assert_eq!(time(&s["start"]).to_rfc3339(), "2026-10-01T08:02:10+00:00");
+    // The back-office's receive time of the StopTransaction.
+    assert_eq!(
+        time(&s["stop"]).to_rfc3339(),
+        "2026-10-01T09:47:31.020+00:00"
+    );
+    assert_eq!(s["energy_wh"].as_f64(), Some(18350.0));
+}

@@ -128,14 +128,36 @@ pub(crate) fn load(
             lf.filter(is_one_of(col::STATION_ID, stations_only))
         }
     };
+    // Only the columns the rules read: Parquet projection skips the rest
+    // (source file names, stop reasons, ...), and each frame is turned into
+    // rows and dropped before the next is read, to bound peak memory.
     let sessions = stations_filter(snapshot.scan(Table::Sessions, &range)?)
         .filter(col(col::START).gt_eq(lit_time(history)))
         .filter(col(col::START).lt(lit_time(until)))
+        .select(
+            [
+                col::SESSION_UID,
+                col::STATION_ID,
+                col::CONNECTOR_ID,
+                col::ID_TAG,
+                col::AUTH_STATUS,
+                col::START,
+                col::STOP,
+                col::CHARGING_END,
+                col::METER_START_WH,
+                col::METER_STOP_WH,
+                col::ENERGY_WH,
+                col::MAX_POWER_W,
+            ]
+            .map(col),
+        )
         .collect()?;
+    let sessions = anomaly::sessions_from(&sessions)?;
     let events = stations_filter(snapshot.scan(Table::Events, &range)?)
         .filter(col(col::TS).gt_eq(lit_time(history)))
         .filter(col(col::TS).lt(lit_time(until)))
         .collect()?;
+    let events = anomaly::events_from(&events)?;
     let sample_range = TimeRange {
         since: Some(since - chrono::Duration::days(2)),
         until: Some(until),
@@ -155,6 +177,7 @@ pub(crate) fn load(
             col(col::VALUE),
         ])
         .collect()?;
+    let samples = anomaly::samples_from(&samples)?;
     let stations = snapshot
         .scan(Table::Stations, &TimeRange::default())?
         .collect()?;
@@ -174,9 +197,9 @@ pub(crate) fn load(
         }
     }
     Ok(Input {
-        sessions: anomaly::sessions_from(&sessions)?,
-        samples: anomaly::samples_from(&samples)?,
-        events: anomaly::events_from(&events)?,
+        sessions,
+        samples,
+        events,
         rated_kw,
         zones,
         since,

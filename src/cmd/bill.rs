@@ -125,7 +125,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let mut unbillable: Vec<Unbillable> = Vec::new();
     let mut tariff_of: HashMap<String, usize> = HashMap::new();
     for s in &input.sessions {
-        let site = sites.get(&s.station).map(String::as_str);
+        let site = sites.get(&*s.station).map(String::as_str);
         let tariff_idx = set
             .tariffs
             .iter()
@@ -137,7 +137,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             });
         let zone = tariff_idx
             .and_then(|i| set.tariffs[i].timezone)
-            .or_else(|| input.zones.get(&s.station).copied());
+            .or_else(|| input.zones.get(&*s.station).copied());
         if !in_period(s, zone.as_ref()) {
             continue;
         }
@@ -186,7 +186,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .cloned();
         let session = SessionInput {
             uid: s.uid.clone(),
-            station: s.station.clone(),
+            station: s.station.to_string(),
             connector: s.connector,
             id_tag: s.id_tag.clone(),
             customer,
@@ -354,7 +354,7 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     cols.push(str_col(
         "station_id",
         text(&|b| Some(b.station.clone()), &|u| {
-            Some(u.session.station.clone())
+            Some(u.session.station.to_string())
         }),
     ));
     cols.push(Column::new(

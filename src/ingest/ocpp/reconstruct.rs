@@ -66,6 +66,8 @@ struct Tx {
     start: Option<DateTime<Utc>>,
     first_seen: DateTime<Utc>,
     stop: Option<DateTime<Utc>>,
+    /// When the back-office received the stop (its clock, not the charger's).
+    stop_recv: Option<DateTime<Utc>>,
     meter_start: Option<f64>,
     meter_stop: Option<f64>,
     stop_reason: Option<String>,
@@ -85,6 +87,7 @@ impl Tx {
             start: None,
             first_seen: seen,
             stop: None,
+            stop_recv: None,
             meter_start: None,
             meter_stop: None,
             stop_reason: None,
@@ -349,6 +352,7 @@ impl<'a> ChargePoint<'a> {
                     // Several stops for one transaction: the earliest wins.
                     if tx.stop.is_none_or(|t| stop < t) {
                         tx.stop = Some(stop);
+                        tx.stop_recv = Some(f.recv);
                         tx.meter_stop = s.meter_stop.value();
                         tx.stop_reason = Some(s.reason.clone().unwrap_or_else(|| "Local".into()));
                     }
@@ -413,6 +417,7 @@ impl<'a> ChargePoint<'a> {
                         // Several Ended events: the earliest wins.
                         "Ended" if tx.stop.is_none_or(|s| ts < s) => {
                             tx.stop = Some(ts);
+                            tx.stop_recv = Some(f.recv);
                             tx.stop_reason = Some(
                                 t.transaction_info
                                     .stopped_reason
@@ -595,6 +600,16 @@ impl<'a> ChargePoint<'a> {
             tx.samples
                 .first()
                 .map_or(tx.first_seen, |s| s.ts.min(tx.first_seen))
+        });
+        // A stop stamped before the start contradicts it (a charger clock
+        // that jumped back): trust when the back-office received the stop
+        // instead, and never let a session end before it began.
+        tx.stop = tx.stop.map(|stop| {
+            if stop >= start {
+                stop
+            } else {
+                tx.stop_recv.filter(|r| *r >= start).unwrap_or(start)
+            }
         });
         let meter_start = tx.meter_start.or_else(|| registers.first().map(|r| r.1));
         let last_register = registers.last().map(|r| r.1);
