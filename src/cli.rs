@@ -107,7 +107,23 @@ pub enum Command {
         after_help = "Exit codes: 0 the store is sound (notes and warnings may be listed), 1 errors found.\n\nExamples:\n  evmon check\n  evmon --data /srv/evmon check --format json"
     )]
     Check(CheckArgs),
+    /// Follow growing OCPP logs: ingest new frames as they arrive and alert on live anomalies
+    #[command(after_help = WATCH_HELP)]
+    Watch(WatchArgs),
 }
+
+const WATCH_HELP: &str = "\
+Each finding is printed once as a JSON line (the fields of `evmon anomalies
+--format json`) and, with --exec, piped to a command. Spikes, meter
+regressions and rejected-but-charging alert at once; faults, silent stations
+and sessions open too long must last --debounce seconds first, and alert
+again only after they cleared. Offsets and alerted conditions are kept in
+the store (watch/state.json): a restart resumes without re-alerting.
+
+Examples:
+  evmon watch /var/log/ocpp/
+  evmon watch --debounce 300 --exec 'mail -s \"evmon alert\" ops@example.com' /var/log/ocpp/*.jsonl
+  evmon watch --once logs/   (read what is there, evaluate once, exit)";
 
 const INGEST_HELP: &str = "\
 Presets (detected from the CSV header, or forced with --preset):
@@ -672,4 +688,66 @@ mod tests {
         assert!(parse_map("bogus=x").unwrap_err().contains("station_id"));
         assert!(parse_map("start=").is_err());
     }
+}
+
+/// Kinds `evmon watch` can judge live, frame by frame.
+pub const LIVE_KINDS: &[&str] = &[
+    "power_spike",
+    "meter_regression",
+    "auth_rejected",
+    "faulted",
+    "open_session",
+    "station_silent",
+];
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// OCPP log files, directories (every file below) or glob patterns to follow
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Seconds between looks at the files
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub interval: f64,
+
+    /// Seconds a fault, silence or open session must last before it alerts
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub debounce: u64,
+
+    /// Rules to evaluate (default: all that can be judged live)
+    #[arg(long, value_delimiter = ',', value_parser = parse_kind, value_name = "KINDS")]
+    pub kinds: Vec<String>,
+
+    /// Run this shell command for each finding, with the finding's JSON line on stdin
+    #[arg(long, value_name = "COMMAND")]
+    pub exec: Option<String>,
+
+    /// Hours of the store the rules look at on each evaluation
+    #[arg(long, default_value_t = 48, value_name = "HOURS")]
+    pub lookback_hours: u64,
+
+    /// Seconds without any frame before a charge point counts as silent
+    /// (default: twice its heartbeat interval, at least 600)
+    #[arg(long, value_name = "SECS")]
+    pub silent_after: Option<u64>,
+
+    /// Seconds a CALL waits for its answer before it is stored alone
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub pair_wait: u64,
+
+    /// Read what is there, evaluate once, and exit (for tests and cron)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Charge point id for raw log files that do not name it (default: the file name)
+    #[arg(long, value_name = "ID")]
+    pub cp: Option<String>,
+
+    /// Protocol when the log does not say
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub proto: Option<ProtoArg>,
+
+    /// Seconds to wait for an ingest to release the store
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub lock_timeout: u64,
 }

@@ -17,6 +17,7 @@ pub mod profile;
 pub mod schema;
 pub mod store;
 pub mod timeutil;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -37,7 +38,10 @@ pub struct UsageError(pub String);
 /// Run a parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     use cli::Command;
-    let reads_store = !matches!(cli.command, Command::Ingest(_) | Command::Check(_));
+    let reads_store = !matches!(
+        cli.command,
+        Command::Ingest(_) | Command::Check(_) | Command::Watch(_)
+    );
     let result = match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
         Command::Sessions(args) => cmd::sessions::run(args, &cli.global),
@@ -48,6 +52,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Rejects(args) => cmd::rejects::run(args, &cli.global),
         Command::Stations(args) => cmd::stations::run(args, &cli.global),
         Command::Check(args) => cmd::check::run(args, &cli.global),
+        Command::Watch(args) => cmd::watch::run(args, &cli.global),
     };
     // A Parquet file that fails to read mid-query surfaces as a bare Polars
     // error; say which store it was and how to find the damaged file.

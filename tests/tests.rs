@@ -15,3 +15,4 @@ mod reliability;
 mod robust;
 mod sessions;
 mod store;
+mod watch;

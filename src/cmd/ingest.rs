@@ -89,6 +89,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 ProtoArg::Ocpp201 => Proto::V201,
             }),
             tz: args.tz,
+            line_offset: 0,
         },
     };
     let mut frames = Frames::default();

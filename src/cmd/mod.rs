@@ -10,6 +10,7 @@ pub mod profile;
 pub mod rejects;
 pub mod sessions;
 pub mod stations;
+pub mod watch;
 
 use std::io::Write;
 

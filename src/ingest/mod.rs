@@ -304,7 +304,7 @@ impl Input {
         Ok(buf)
     }
 
-    fn path(&self) -> Option<&Path> {
+    pub fn path(&self) -> Option<&Path> {
         match &self.data {
             InputData::File(p) => Some(p),
             InputData::Memory(_) | InputData::Stdin(_) => None,

@@ -31,6 +31,9 @@ pub struct OcppOptions {
     pub proto: Option<Proto>,
     /// Zone of log timestamps without an offset (`--tz`).
     pub tz: Option<Tz>,
+    /// Lines of the file before this input (`evmon watch` reads a growing
+    /// file in pieces; rejects keep the file's own line numbers).
+    pub line_offset: u64,
 }
 
 /// Frames gathered from every OCPP file of a run.
@@ -96,7 +99,7 @@ pub fn read_frames(
     });
     let mut reader = BufReader::with_capacity(1 << 16, input);
     let mut buf = Vec::new();
-    let mut line_no = 0u64;
+    let mut line_no = opts.line_offset;
     let mut bytes = 0u64;
     let mut not_frames = 0u64;
     loop {
