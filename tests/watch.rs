@@ -292,3 +292,62 @@ fn a_call_waits_for_its_answer_across_reads() {
     let rejects = env.json(&["rejects"]);
     assert!(rejects.is_empty(), "{rejects:?}");
 }
+
+#[test]
+fn exec_gets_each_finding_and_rotated_logs_are_followed() {
+    let env = Env::new();
+    let dir = env.dir.path().join("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let mut log = Log::new(&dir, "CP-LIVE-4");
+    log.boot(900);
+    log.start(800, 5, "04ABCDEF01", 0);
+    log.register(700, 5, 9_000);
+    let hook = env.dir.path().join("hook.jsonl");
+    let once = |env: &Env| {
+        let out = env
+            .evmon()
+            .env_remove("EVMON_NOW")
+            .args([
+                "watch",
+                "--once",
+                "--debounce",
+                "0",
+                "--kinds",
+                "meter_regression",
+            ])
+            .args(["--exec", &format!("cat >> {}", hook.display())])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out.stdout)
+    };
+    assert!(once(&env).is_empty());
+    // The CSMS rotates its log: the old file is renamed, a new one started.
+    std::fs::rename(&log.path, dir.join("CP-LIVE-4.jsonl.1")).unwrap();
+    let mut log = Log::new(&dir, "CP-LIVE-4");
+    log.next_id = 100;
+    log.register(600, 5, 12_000);
+    log.register(500, 5, 300); // a reset
+    let found = once(&env);
+    assert_eq!(found.len(), 1, "{found:?}");
+    // The hook got the same JSON line on its stdin.
+    let hooked: Vec<Value> = json_lines(&std::fs::read(&hook).unwrap());
+    assert_eq!(hooked, found);
+    // The renamed file kept its position (read once, not from the start
+    // again), the new one was read from its start.
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(env.data().join("watch/state.json")).unwrap())
+            .unwrap();
+    let lines = |name: &str| state["files"][dir.join(name).to_str().unwrap()]["lines"].as_u64();
+    assert_eq!(lines("CP-LIVE-4.jsonl.1"), Some(6), "{state}");
+    assert_eq!(lines("CP-LIVE-4.jsonl"), Some(4), "{state}");
+    assert_eq!(state["files"].as_object().unwrap().len(), 2);
+    let sessions = env.json(&["sessions", "--since", "2000-01-01", "--until", "2100-01-01"]);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(env.json(&["rejects"]).is_empty());
+}
