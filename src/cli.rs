@@ -12,18 +12,23 @@ use crate::timeutil;
 
 const AFTER_HELP: &str = "\
 Examples:
-  evmon ingest examples/data/                 read every export in a directory
+  evmon ingest examples/data/                 read every export or OCPP dump in a directory
   evmon sessions --since 7d --station CP001   last week's sessions of one station
-  evmon sessions --format json | jq .energy_wh
+  evmon anomalies --since 1d --fail-on critical
+  evmon bill --tariff tariff.toml --period 2026-10
+  evmon profile --since 30d --plot profile.svg
+  evmon watch /var/log/ocpp/                  live alerts from growing OCPP logs
 
 Data goes to stdout; summaries, warnings and progress go to stderr.
 Exit codes: 0 ok, 1 error, 2 usage, 3 findings at or above --fail-on.";
 
 /// Batch analytics for EV charger logs.
 ///
-/// evmon ingests charger session exports (CSV, JSON) into an embedded
-/// Parquet store, lists what it holds, and reports on it. It reads and
-/// writes only the store directory given by --data; no server is needed.
+/// evmon ingests charger session exports (CSV, JSON) and OCPP 1.6J / 2.0.1
+/// message dumps into an embedded Parquet store, then profiles stations,
+/// flags anomalies, prices sessions with time-of-use tariffs, and watches
+/// growing OCPP logs live. It reads and writes only the store directory
+/// given by --data; no server is needed.
 #[derive(Debug, Parser)]
 #[command(name = "evmon", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
@@ -101,6 +106,9 @@ pub enum Command {
     )]
     Rejects(RejectsArgs),
     /// List station metadata (given with --stations or read from exports)
+    #[command(
+        after_help = "Examples:\n  evmon ingest --stations examples/stations.toml\n  evmon stations --format csv -o stations.csv"
+    )]
     Stations(StationsArgs),
     /// Check the store: files, schemas, row counts, partitions, duplicate keys, leftovers
     #[command(
@@ -110,6 +118,30 @@ pub enum Command {
     /// Follow growing OCPP logs: ingest new frames as they arrive and alert on live anomalies
     #[command(after_help = WATCH_HELP)]
     Watch(WatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Install:\n  evmon completions bash > ~/.local/share/bash-completion/completions/evmon\n  evmon completions zsh > ~/.zfunc/_evmon   (with fpath+=~/.zfunc before compinit)\n  evmon completions fish > ~/.config/fish/completions/evmon.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (or write one per subcommand with --dir)
+    #[command(
+        after_help = "Examples:\n  evmon man | man -l -\n  evmon man --dir /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write evmon.1 and one page per subcommand (evmon-ingest.1, ...) into DIR
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 const WATCH_HELP: &str = "\
@@ -750,4 +782,39 @@ pub struct WatchArgs {
     /// Seconds to wait for an ingest to release the store
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub lock_timeout: u64,
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every subcommand shows examples and every option explains itself,
+    /// in `--help`, the man pages and the shell completions alike.
+    #[test]
+    fn every_command_has_examples_and_every_option_a_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        for sub in cli.get_subcommands() {
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("Examples:") || after.contains("Install:"),
+                "`evmon {} --help` shows no examples",
+                sub.get_name()
+            );
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                assert!(
+                    arg.get_help()
+                        .is_some_and(|h| !h.to_string().trim().is_empty()),
+                    "evmon {} {} has no help",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
 }

@@ -40,7 +40,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     use cli::Command;
     let reads_store = !matches!(
         cli.command,
-        Command::Ingest(_) | Command::Check(_) | Command::Watch(_)
+        Command::Ingest(_)
+            | Command::Check(_)
+            | Command::Watch(_)
+            | Command::Completions(_)
+            | Command::Man(_)
     );
     let result = match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
@@ -53,6 +57,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Stations(args) => cmd::stations::run(args, &cli.global),
         Command::Check(args) => cmd::check::run(args, &cli.global),
         Command::Watch(args) => cmd::watch::run(args, &cli.global),
+        Command::Completions(args) => cmd::docs::completions(args),
+        Command::Man(args) => cmd::docs::man(args),
     };
     // A Parquet file that fails to read mid-query surfaces as a bare Polars
     // error; say which store it was and how to find the damaged file.

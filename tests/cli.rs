@@ -145,3 +145,41 @@ fn data_dir_from_flag_and_env() {
     assert!(elsewhere.join("manifest.json").is_file());
     assert!(!env.data().exists());
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_cli() {
+    let env = Env::new();
+    for (shell, marker) in [
+        ("bash", "_evmon()"),
+        ("zsh", "#compdef evmon"),
+        ("fish", "complete -c evmon"),
+    ] {
+        let out = env.evmon().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(marker),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+        assert!(
+            text.contains("anomalies") && text.contains("tariff"),
+            "{shell}"
+        );
+    }
+    let out = env.evmon().arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH evmon 1"),
+        "{page}"
+    );
+    let dir = env.dir.path().join("man1");
+    env.evmon()
+        .args(["man", "--dir", dir.to_str().unwrap()])
+        .assert()
+        .success();
+    for page in ["evmon.1", "evmon-ingest.1", "evmon-bill.1", "evmon-watch.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".SH"), "{page}");
+    }
+}
