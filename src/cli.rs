@@ -74,6 +74,11 @@ pub struct GlobalArgs {
     /// auto draws them only when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto, value_name = "WHEN", global = true)]
     pub progress: ProgressArg,
+
+    /// Where each effective setting came from (flag, env, config, default),
+    /// filled after parsing for `evmon config show`.
+    #[arg(skip)]
+    pub origins: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +123,11 @@ pub enum Command {
     /// Follow growing OCPP logs: ingest new frames as they arrive and alert on live anomalies
     #[command(after_help = WATCH_HELP)]
     Watch(WatchArgs),
+    /// Show the effective settings and where each came from
+    #[command(
+        after_help = "Settings come from flags, then environment variables (EVMON_DATA, EVMON_CONFIG), then evmon.toml (--config, $EVMON_CONFIG, or ./evmon.toml), then built-in defaults.\n\nExamples:\n  evmon config show\n  evmon --config /etc/evmon.toml config show --format json"
+    )]
+    Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[command(
         after_help = "Install:\n  evmon completions bash > ~/.local/share/bash-completion/completions/evmon\n  evmon completions zsh > ~/.zfunc/_evmon   (with fpath+=~/.zfunc before compinit)\n  evmon completions fish > ~/.config/fish/completions/evmon.fish"
@@ -128,6 +138,46 @@ pub enum Command {
         after_help = "Examples:\n  evmon man | man -l -\n  evmon man --dir /usr/local/share/man/man1"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print every effective setting with its value and its source
+    Show(ConfigShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl Command {
+    /// The output options of commands that print data.
+    pub fn output_mut(&mut self) -> Option<&mut OutputArgs> {
+        match self {
+            Command::Sessions(a) => Some(&mut a.output),
+            Command::Bill(a) => Some(&mut a.output),
+            Command::Anomalies(a) => Some(&mut a.output),
+            Command::Profile(a) => Some(&mut a.output),
+            Command::Events(a) => Some(&mut a.output),
+            Command::Rejects(a) => Some(&mut a.output),
+            Command::Stations(a) => Some(&mut a.output),
+            Command::Check(a) => Some(&mut a.output),
+            Command::Config(ConfigArgs {
+                action: ConfigAction::Show(a),
+            }) => Some(&mut a.output),
+            Command::Ingest(_) | Command::Watch(_) | Command::Completions(_) | Command::Man(_) => {
+                None
+            }
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -450,9 +500,9 @@ fn parse_period(s: &str) -> Result<chrono::NaiveDate, String> {
 
 #[derive(Debug, Args)]
 pub struct BillArgs {
-    /// Tariff file: evmon TOML (see examples/tariff.toml) or OCPI 2.2.1 Tariff JSON (.json)
+    /// Tariff file: evmon TOML (see examples/tariff.toml) or OCPI 2.2.1 Tariff JSON (.json); default: `tariff` in evmon.toml
     #[arg(long, value_name = "FILE")]
-    pub tariff: PathBuf,
+    pub tariff: Option<PathBuf>,
 
     /// Bill sessions that start in this month, in each station's local time
     #[arg(long, value_parser = parse_period, value_name = "YYYY-MM", conflicts_with_all = ["since", "until"])]

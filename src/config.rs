@@ -26,9 +26,18 @@ pub enum ConfigError {
 }
 
 /// The settings of `evmon.toml`. Unknown sections are left for other
-/// evmon versions; unknown keys inside a known section are errors.
+/// evmon versions; unknown keys inside a known section are errors. Paths
+/// are relative to the file's directory.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Config {
+    /// Store directory (`--data`).
+    pub data: Option<PathBuf>,
+    /// Output format of every command (`--format`): auto, table, csv, json.
+    pub format: Option<String>,
+    /// Tariff file of `evmon bill` (`--tariff`).
+    pub tariff: Option<PathBuf>,
+    /// Station metadata read by every `evmon ingest` (`--stations`).
+    pub stations: Option<PathBuf>,
     /// Thresholds of `evmon anomalies`.
     #[serde(default)]
     pub anomalies: Rules,
@@ -55,8 +64,43 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         source,
     })?;
     let mut config = parse(&path, &text)?;
+    // Paths in the file are relative to where the file is.
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for p in [&mut config.data, &mut config.tariff, &mut config.stations]
+        .into_iter()
+        .flatten()
+    {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
+    if let Some(f) = &config.format {
+        if !["auto", "table", "csv", "json"].contains(&f.as_str()) {
+            return Err(ConfigError::Parse {
+                path: path.clone(),
+                line: text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("format"))
+                    .map_or(0, |i| i + 1),
+                message: format!("format = \"{f}\": use auto, table, csv or json"),
+            });
+        }
+    }
     config.source = Some(path);
     Ok(config)
+}
+
+/// Keys of the `[anomalies]` section the file sets (for `config show`).
+pub fn anomaly_keys_set(config: &Config) -> Vec<String> {
+    let Some(path) = &config.source else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("anomalies").and_then(|a| a.as_table()).cloned())
+        .map(|a| a.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {

@@ -36,6 +36,138 @@ pub mod exit {
 pub struct UsageError(pub String);
 
 /// Run a parsed command line.
+/// Parse the command line (exiting with clap's message and code 2 on a
+/// usage error), then fill what it left to defaults from `evmon.toml`:
+/// flags and environment variables win over the file, the file over
+/// built-in defaults. Each setting's origin is kept for `evmon config show`.
+pub fn parse_args() -> anyhow::Result<cli::Cli> {
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config = config::load(cli.global.config.as_deref())?;
+    let from_file = config
+        .source
+        .as_ref()
+        .map(|p| format!("config {}", p.display()))
+        .unwrap_or_default();
+    let origin = |source: Option<ValueSource>, env: &str| match source {
+        Some(ValueSource::CommandLine) => Some("flag".to_string()),
+        Some(ValueSource::EnvVariable) => Some(format!("env {env}")),
+        _ => None,
+    };
+    let mut origins = Vec::new();
+    // --data
+    let data_origin = match origin(matches.value_source("data"), "EVMON_DATA") {
+        Some(o) => o,
+        None => match &config.data {
+            Some(d) => {
+                cli.global.data = d.clone();
+                from_file.clone()
+            }
+            None => "default".into(),
+        },
+    };
+    origins.push((
+        "data".to_string(),
+        cli.global.data.display().to_string(),
+        data_origin,
+    ));
+    origins.push((
+        "config".to_string(),
+        config
+            .source
+            .as_ref()
+            .map_or("(none)".to_string(), |p| p.display().to_string()),
+        match (&cli.global.config, matches.value_source("config")) {
+            (Some(_), Some(ValueSource::EnvVariable)) => "env EVMON_CONFIG".into(),
+            (Some(_), _) => "flag".into(),
+            (None, _) if config.source.is_some() => "found in the current directory".into(),
+            (None, _) => "no evmon.toml found".into(),
+        },
+    ));
+    // Subcommand settings: the innermost subcommand (`config show`) holds
+    // the output flags.
+    let mut sub = &matches;
+    let mut def = cli::Cli::command();
+    while let Some((name, m)) = sub.subcommand() {
+        def = def.find_subcommand(name).cloned().unwrap_or(def);
+        sub = m;
+    }
+    let format_origin = if def.get_arguments().any(|a| a.get_id() == "format") {
+        origin(sub.value_source("format"), "")
+    } else {
+        None
+    };
+    let mut format_value = "auto".to_string();
+    let format_origin = match (format_origin, &config.format, cli.command.output_mut()) {
+        (Some(o), _, Some(out)) => {
+            format_value = format!("{:?}", out.format).to_lowercase();
+            o
+        }
+        (None, Some(f), Some(out)) => {
+            out.format = match f.as_str() {
+                "table" => cli::OutputFormat::Table,
+                "csv" => cli::OutputFormat::Csv,
+                "json" => cli::OutputFormat::Json,
+                _ => cli::OutputFormat::Auto,
+            };
+            format_value = f.clone();
+            from_file.clone()
+        }
+        (None, Some(f), None) => {
+            format_value = f.clone();
+            from_file.clone()
+        }
+        _ => "default".into(),
+    };
+    origins.push(("format".into(), format_value, format_origin));
+    let mut tariff_origin = ("(none)".to_string(), "default".to_string());
+    if let cli::Command::Bill(args) = &mut cli.command {
+        if args.tariff.is_none() {
+            args.tariff = config.tariff.clone();
+        } else {
+            tariff_origin.1 = "flag".into();
+        }
+    }
+    if let Some(t) = &config.tariff {
+        if tariff_origin.1 == "default" {
+            tariff_origin = (t.display().to_string(), from_file.clone());
+        }
+    }
+    if let cli::Command::Bill(args) = &cli.command {
+        if let (Some(t), "flag") = (&args.tariff, tariff_origin.1.as_str()) {
+            tariff_origin.0 = t.display().to_string();
+        }
+    }
+    origins.push(("tariff".into(), tariff_origin.0, tariff_origin.1));
+    let mut stations_origin = ("(none)".to_string(), "default".to_string());
+    if let cli::Command::Ingest(args) = &mut cli.command {
+        match &args.stations {
+            Some(s) => stations_origin = (s.display().to_string(), "flag".into()),
+            None => args.stations = config.stations.clone(),
+        }
+    }
+    if let (Some(s), "default") = (&config.stations, stations_origin.1.as_str()) {
+        stations_origin = (s.display().to_string(), from_file.clone());
+    }
+    origins.push(("stations".into(), stations_origin.0, stations_origin.1));
+    // Anomaly thresholds: the file's keys, else the defaults.
+    let set = config::anomaly_keys_set(&config);
+    if let Ok(toml::Value::Table(rules)) = toml::Value::try_from(&config.anomalies) {
+        for (key, value) in rules {
+            let from = if set.contains(&key) {
+                from_file.clone()
+            } else {
+                "default".to_string()
+            };
+            origins.push((format!("anomalies.{key}"), value.to_string(), from));
+        }
+    }
+    cli.global.origins = origins;
+    Ok(cli)
+}
+
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     use cli::Command;
     let reads_store = !matches!(
@@ -45,6 +177,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             | Command::Watch(_)
             | Command::Completions(_)
             | Command::Man(_)
+            | Command::Config(_)
     );
     let result = match &cli.command {
         Command::Ingest(args) => cmd::ingest::run(args, &cli.global),
@@ -57,6 +190,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Stations(args) => cmd::stations::run(args, &cli.global),
         Command::Check(args) => cmd::check::run(args, &cli.global),
         Command::Watch(args) => cmd::watch::run(args, &cli.global),
+        Command::Config(args) => cmd::config::run(args, &cli.global),
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args),
     };

@@ -4,8 +4,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use evmon::{cli::Cli, exit, UsageError};
+use evmon::{exit, UsageError};
 
 // glibc's allocator spent half of `evmon bill`'s time consolidating the
 // millions of small allocations of session rows; mimalloc does not.
@@ -13,8 +12,7 @@ use evmon::{cli::Cli, exit, UsageError};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match evmon::run(cli) {
+    match evmon::parse_args().and_then(evmon::run) {
         Ok(code) => code,
         Err(err) => {
             // A closed pipe (`evmon sessions | head`) is not an error.

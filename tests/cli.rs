@@ -1,7 +1,9 @@
 //! The command-line contract: exit codes, one-line `evmon:` errors that
 //! name the file or flag, help text, and stdout/stderr discipline.
 
-use crate::util::{stderr, testdata, Env};
+use serde_json::Value;
+
+use crate::util::{json_lines, stderr, testdata, Env};
 
 fn fails(env: &Env, args: &[&str], code: i32) -> String {
     let out = env.evmon().args(args).output().unwrap();
@@ -182,4 +184,91 @@ fn completions_and_man_pages_come_from_the_cli() {
         let text = std::fs::read_to_string(dir.join(page)).unwrap();
         assert!(text.contains(".SH"), "{page}");
     }
+}
+
+#[test]
+fn evmon_toml_sets_defaults_flags_win_and_config_show_says_where_from() {
+    let env = Env::new();
+    let dir = env.dir.path();
+    std::fs::write(
+        dir.join("evmon.toml"),
+        format!(
+            "data = \"store\"\nformat = \"json\"\ntariff = \"{}\"\n\n[anomalies]\nidle_hours = 2.5\n",
+            crate::util::repo().join("examples/tariff.toml").display()
+        ),
+    )
+    .unwrap();
+    let evmon = || {
+        let mut c = assert_cmd::Command::cargo_bin("evmon").unwrap();
+        c.current_dir(dir)
+            .env_remove("EVMON_DATA")
+            .env_remove("EVMON_CONFIG")
+            .env("EVMON_NOW", crate::util::NOW)
+            .env("NO_COLOR", "1");
+        c
+    };
+    let show = |extra: &[&str]| -> Vec<Value> {
+        let out = evmon()
+            .args(extra)
+            .args(["config", "show", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&out.stdout)
+    };
+    let rows = show(&[]);
+    let row = |rows: &[Value], k: &str| rows.iter().find(|r| r["setting"] == k).cloned().unwrap();
+    assert_eq!(row(&rows, "data")["value"], "store");
+    assert_eq!(row(&rows, "data")["source"], "config evmon.toml");
+    assert_eq!(row(&rows, "format")["source"], "flag");
+    assert_eq!(row(&rows, "anomalies.idle_hours")["value"], "2.5");
+    assert_eq!(
+        row(&rows, "anomalies.idle_hours")["source"],
+        "config evmon.toml"
+    );
+    assert_eq!(row(&rows, "anomalies.stuck_hours")["source"], "default");
+    // A flag wins over the file.
+    let rows = show(&["--data", "elsewhere"]);
+    assert_eq!(row(&rows, "data")["value"], "elsewhere");
+    assert_eq!(row(&rows, "data")["source"], "flag");
+    // The file's store, format and tariff are used.
+    evmon()
+        .args([
+            "ingest",
+            "-q",
+            &crate::util::repo()
+                .join(testdata("csv/generic.csv"))
+                .to_string_lossy(),
+        ])
+        .assert()
+        .success();
+    assert!(dir.join("store/manifest.json").is_file());
+    // The tariff comes from the file (its sites do not cover these stations).
+    let out = evmon()
+        .args(["bill", "--period", "2026-10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("3 no tariff covers the station"),
+        "{}",
+        stderr(&out)
+    );
+    let out = evmon()
+        .args(["sessions", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("session_uid,"));
+    // A broken file names its line and key.
+    std::fs::write(dir.join("bad.toml"), "\nformat = \"yaml\"\n").unwrap();
+    let out = evmon()
+        .args(["--config", "bad.toml", "sessions"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("bad.toml:2: format = \"yaml\""),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -39,7 +39,12 @@ struct Unbillable {
 }
 
 pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let mut set = billing::load(&args.tariff)?;
+    let tariff = args.tariff.as_deref().ok_or_else(|| {
+        crate::UsageError(
+            "give the tariff: --tariff FILE, or `tariff = \"FILE\"` in evmon.toml".into(),
+        )
+    })?;
+    let mut set = billing::load(tariff)?;
     if let Some(path) = &args.customers {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -152,7 +157,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             // The part before ':' is the reason the summary groups by.
             Some(format!(
                 "no tariff covers the station: none in {} matches station {}",
-                args.tariff.display(),
+                tariff.display(),
                 s.station
             ))
         } else if zone.is_none() {

@@ -4,6 +4,7 @@
 pub mod anomalies;
 pub mod bill;
 pub mod check;
+pub mod config;
 pub mod docs;
 pub mod events;
 pub mod ingest;
