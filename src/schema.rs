@@ -299,3 +299,39 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::*;
+
+    /// docs/schema.md documents every column of every table, with its type.
+    #[test]
+    fn the_schema_document_lists_every_column() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.md"))
+            .expect("docs/schema.md");
+        for table in Table::ALL {
+            let heading = format!("## {}\n", table.name());
+            let start = text
+                .find(&heading)
+                .unwrap_or_else(|| panic!("docs/schema.md has no section {heading}"));
+            let section = &text[start + heading.len()..];
+            let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+            for field in table.schema().iter_fields() {
+                let kind = match field.dtype() {
+                    DataType::String => "string",
+                    DataType::Int32 => "int32",
+                    DataType::UInt64 => "uint64",
+                    DataType::Float64 => "float64",
+                    DataType::Datetime(_, _) => "timestamp (UTC)",
+                    other => panic!("document the type {other}"),
+                };
+                let row = format!("| {} | {kind} |", field.name());
+                assert!(
+                    section.contains(&row),
+                    "docs/schema.md, {}: no row starting `{row}`",
+                    table.name()
+                );
+            }
+        }
+    }
+}

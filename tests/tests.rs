@@ -9,6 +9,7 @@ mod anomalies;
 mod billing;
 mod cli;
 mod ingest;
+mod interop;
 mod ocpp;
 mod profile;
 mod reliability;
