@@ -33,183 +33,19 @@ const BLOCKING_KINDS: &[&str] = &[
 ];
 
 /// A session that was not billed, and why.
-struct Unbillable {
-    session: anomaly::Session,
-    reason: String,
+pub(crate) struct Unbillable {
+    pub session: anomaly::Session,
+    pub reason: String,
 }
 
 pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let tariff = args.tariff.as_deref().ok_or_else(|| {
-        crate::UsageError(
-            "give the tariff: --tariff FILE, or `tariff = \"FILE\"` in evmon.toml".into(),
-        )
-    })?;
-    let mut set = billing::load(tariff)?;
-    if let Some(path) = &args.customers {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        set.customers.extend(billing::tariff::parse_customers(
-            &path.display().to_string(),
-            &text,
-        )?);
-    }
-    let store = Store::open(&global.data)?;
-    let snapshot = store.snapshot()?;
-    let now = timeutil::now();
-
-    // The window: a local month (read with a day's margin, then filtered per
-    // station), or --since/--until.
-    let (since, until) = match args.period {
-        Some(first) => {
-            let next = first
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(first);
-            (
-                first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1),
-                next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(1),
-            )
-        }
-        None => {
-            let until = args.window.until.unwrap_or(now);
-            let since = args.window.since.ok_or_else(|| {
-                crate::UsageError(
-                    "give the period to bill: --period YYYY-MM, or --since (and --until)".into(),
-                )
-            })?;
-            (since, until)
-        }
-    };
-    let input = super::anomalies::load(
-        &snapshot,
-        &args.window.station,
-        since - Duration::days(28),
-        since,
-        until,
+    let (set, tariff) = load_tariffs(args)?;
+    let Priced {
+        bills,
+        unbillable,
+        tariff_of,
         now,
-        None,
-    )?;
-    let stations = snapshot
-        .scan(Table::Stations, &TimeRange::default())?
-        .collect()?;
-    let sites: HashMap<String, String> = {
-        let ids = stations.column(col::STATION_ID)?.str()?.clone();
-        let site = stations.column(col::SITE)?.str()?.clone();
-        ids.iter()
-            .zip(site.iter())
-            .filter_map(|(i, s)| Some((i?.to_string(), s?.to_string())))
-            .collect()
-    };
-    let rules = crate::config::load(global.config.as_deref())?.anomalies;
-    let findings = anomaly::detect(
-        &input,
-        &rules,
-        &BLOCKING_KINDS
-            .iter()
-            .map(|k| k.to_string())
-            .collect::<Vec<_>>(),
-    );
-    let mut blocked: HashMap<&str, &anomaly::Finding> = HashMap::new();
-    for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {
-        if let Some(uid) = &f.session_uid {
-            blocked.entry(uid.as_str()).or_insert(f);
-        }
-    }
-
-    let in_period = |s: &anomaly::Session, zone: Option<&Tz>| -> bool {
-        match args.period {
-            Some(first) => {
-                let local: NaiveDate = zone.map_or(s.start.date_naive(), |z| {
-                    s.start.with_timezone(z).date_naive()
-                });
-                local.year_month() == (first.year_month())
-            }
-            None => s.start >= since && s.start < until,
-        }
-    };
-    let mut bills: Vec<SessionBill> = Vec::new();
-    let mut unbillable: Vec<Unbillable> = Vec::new();
-    let mut tariff_of: HashMap<String, usize> = HashMap::new();
-    for s in &input.sessions {
-        let site = sites.get(&*s.station).map(String::as_str);
-        let tariff_idx = set
-            .tariffs
-            .iter()
-            .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
-            .or_else(|| {
-                set.tariffs
-                    .iter()
-                    .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
-            });
-        let zone = tariff_idx
-            .and_then(|i| set.tariffs[i].timezone)
-            .or_else(|| input.zones.get(&*s.station).copied());
-        if !in_period(s, zone.as_ref()) {
-            continue;
-        }
-        if !args.id_tag.is_empty() && !s.id_tag.as_ref().is_some_and(|t| args.id_tag.contains(t)) {
-            continue;
-        }
-        let reason = if s.stop.is_none() {
-            Some("never stopped".to_string())
-        } else if s.energy_wh.is_none() {
-            Some("no energy reading".to_string())
-        } else if tariff_idx.is_none() {
-            // The part before ':' is the reason the summary groups by.
-            Some(format!(
-                "no tariff covers the station: none in {} matches station {}",
-                tariff.display(),
-                s.station
-            ))
-        } else if zone.is_none() {
-            Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
-        } else {
-            blocked
-                .get(s.uid.as_str())
-                .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
-        };
-        if let Some(reason) = reason {
-            unbillable.push(Unbillable {
-                session: s.clone(),
-                reason,
-            });
-            continue;
-        }
-        let (Some(i), Some(zone), Some(stop), Some(e)) = (tariff_idx, zone, s.stop, s.energy_wh)
-        else {
-            continue;
-        };
-        let tariff = &set.tariffs[i];
-        let curve: Vec<(DateTime<Utc>, f64)> = input
-            .samples
-            .get(&s.uid)
-            .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
-            .unwrap_or_default();
-        let customer = s
-            .id_tag
-            .as_ref()
-            .and_then(|t| set.customers.get(t))
-            .cloned();
-        let session = SessionInput {
-            uid: s.uid.clone(),
-            station: s.station.to_string(),
-            connector: s.connector,
-            id_tag: s.id_tag.clone(),
-            customer,
-            start: s.start,
-            stop,
-            charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
-            energy_wh: Decimal::from_str(&format!("{e:.3}")).unwrap_or_default(),
-            curve,
-        };
-        tariff_of.insert(s.uid.clone(), i);
-        let mut bill = billing::price_session(&session, tariff, zone);
-        if args.cdr_out.is_none() {
-            // Periods are only needed for CDRs; a year of sessions is a lot of them.
-            bill.periods = Vec::new();
-        }
-        bills.push(bill);
-    }
-
+    } = price(args, &tariff, &set, global)?;
     if let Some(path) = &args.cdr_out {
         let cdrs: Vec<serde_json::Value> = bills
             .iter()
@@ -559,4 +395,204 @@ fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<Dat
             Column::new("gross".into(), money(&|i| i.gross)),
         ],
     )
+}
+
+/// The tariffs of `--tariff` (or evmon.toml), with `--customers` added.
+pub(crate) fn load_tariffs(args: &BillArgs) -> anyhow::Result<(billing::TariffSet, std::path::PathBuf)> {
+    let tariff = args.tariff.as_deref().ok_or_else(|| {
+        crate::UsageError(
+            "give the tariff: --tariff FILE, or `tariff = \"FILE\"` in evmon.toml".into(),
+        )
+    })?;
+    let mut set = billing::load(tariff)?;
+    if let Some(path) = &args.customers {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        set.customers.extend(billing::tariff::parse_customers(
+            &path.display().to_string(),
+            &text,
+        )?);
+    }
+    Ok((set, tariff.to_path_buf()))
+}
+
+/// Sessions of the window priced, and those that could not be.
+pub(crate) struct Priced {
+    pub bills: Vec<SessionBill>,
+    pub unbillable: Vec<Unbillable>,
+    /// Session uid -> index of its tariff in the set.
+    pub tariff_of: HashMap<String, usize>,
+    pub now: DateTime<Utc>,
+}
+
+/// Price every session of the window (`--period` or `--since/--until`).
+pub(crate) fn price(
+    args: &BillArgs,
+    tariff: &std::path::Path,
+    set: &billing::TariffSet,
+    global: &GlobalArgs,
+) -> anyhow::Result<Priced> {
+    let store = Store::open(&global.data)?;
+    let snapshot = store.snapshot()?;
+    let now = timeutil::now();
+
+    // The window: a local month (read with a day's margin, then filtered per
+    // station), or --since/--until.
+    let (since, until) = match args.period {
+        Some(first) => {
+            let next = first
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(first);
+            (
+                first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1),
+                next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(1),
+            )
+        }
+        None => {
+            let until = args.window.until.unwrap_or(now);
+            let since = args.window.since.ok_or_else(|| {
+                crate::UsageError(
+                    "give the period to bill: --period YYYY-MM, or --since (and --until)".into(),
+                )
+            })?;
+            (since, until)
+        }
+    };
+    let input = super::anomalies::load(
+        &snapshot,
+        &args.window.station,
+        since - Duration::days(28),
+        since,
+        until,
+        now,
+        None,
+    )?;
+    let stations = snapshot
+        .scan(Table::Stations, &TimeRange::default())?
+        .collect()?;
+    let sites: HashMap<String, String> = {
+        let ids = stations.column(col::STATION_ID)?.str()?.clone();
+        let site = stations.column(col::SITE)?.str()?.clone();
+        ids.iter()
+            .zip(site.iter())
+            .filter_map(|(i, s)| Some((i?.to_string(), s?.to_string())))
+            .collect()
+    };
+    let rules = crate::config::load(global.config.as_deref())?.anomalies;
+    let findings = anomaly::detect(
+        &input,
+        &rules,
+        &BLOCKING_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>(),
+    );
+    let mut blocked: HashMap<&str, &anomaly::Finding> = HashMap::new();
+    for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {
+        if let Some(uid) = &f.session_uid {
+            blocked.entry(uid.as_str()).or_insert(f);
+        }
+    }
+
+    let in_period = |s: &anomaly::Session, zone: Option<&Tz>| -> bool {
+        match args.period {
+            Some(first) => {
+                let local: NaiveDate = zone.map_or(s.start.date_naive(), |z| {
+                    s.start.with_timezone(z).date_naive()
+                });
+                local.year_month() == (first.year_month())
+            }
+            None => s.start >= since && s.start < until,
+        }
+    };
+    let mut bills: Vec<SessionBill> = Vec::new();
+    let mut unbillable: Vec<Unbillable> = Vec::new();
+    let mut tariff_of: HashMap<String, usize> = HashMap::new();
+    for s in &input.sessions {
+        let site = sites.get(&*s.station).map(String::as_str);
+        let tariff_idx = set
+            .tariffs
+            .iter()
+            .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
+            .or_else(|| {
+                set.tariffs
+                    .iter()
+                    .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
+            });
+        let zone = tariff_idx
+            .and_then(|i| set.tariffs[i].timezone)
+            .or_else(|| input.zones.get(&*s.station).copied());
+        if !in_period(s, zone.as_ref()) {
+            continue;
+        }
+        if !args.id_tag.is_empty() && !s.id_tag.as_ref().is_some_and(|t| args.id_tag.contains(t)) {
+            continue;
+        }
+        let reason = if s.stop.is_none() {
+            Some("never stopped".to_string())
+        } else if s.energy_wh.is_none() {
+            Some("no energy reading".to_string())
+        } else if tariff_idx.is_none() {
+            // The part before ':' is the reason the summary groups by.
+            Some(format!(
+                "no tariff covers the station: none in {} matches station {}",
+                tariff.display(),
+                s.station
+            ))
+        } else if zone.is_none() {
+            Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
+        } else {
+            blocked
+                .get(s.uid.as_str())
+                .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
+        };
+        if let Some(reason) = reason {
+            unbillable.push(Unbillable {
+                session: s.clone(),
+                reason,
+            });
+            continue;
+        }
+        let (Some(i), Some(zone), Some(stop), Some(e)) = (tariff_idx, zone, s.stop, s.energy_wh)
+        else {
+            continue;
+        };
+        let tariff = &set.tariffs[i];
+        let curve: Vec<(DateTime<Utc>, f64)> = input
+            .samples
+            .get(&s.uid)
+            .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
+            .unwrap_or_default();
+        let customer = s
+            .id_tag
+            .as_ref()
+            .and_then(|t| set.customers.get(t))
+            .cloned();
+        let session = SessionInput {
+            uid: s.uid.clone(),
+            station: s.station.to_string(),
+            connector: s.connector,
+            id_tag: s.id_tag.clone(),
+            customer,
+            start: s.start,
+            stop,
+            charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
+            energy_wh: Decimal::from_str(&format!("{e:.3}")).unwrap_or_default(),
+            curve,
+        };
+        tariff_of.insert(s.uid.clone(), i);
+        let mut bill = billing::price_session(&session, tariff, zone);
+        if args.cdr_out.is_none() {
+            // Periods are only needed for CDRs; a year of sessions is a lot of them.
+            bill.periods = Vec::new();
+        }
+        bills.push(bill);
+    }
+
+    Ok(Priced {
+        bills,
+        unbillable,
+        tariff_of,
+        now,
+    })
 }
