@@ -123,6 +123,11 @@ pub enum Command {
     /// Follow growing OCPP logs: ingest new frames as they arrive and alert on live anomalies
     #[command(after_help = WATCH_HELP)]
     Watch(WatchArgs),
+    /// One self-contained HTML (or Markdown) page for a month: fleet, stations, charts, anomalies, revenue, CO2
+    #[command(
+        after_help = "The HTML page embeds its styles and charts (SVG): it opens offline and can be mailed as is.\n\nExamples:\n  evmon report --period 2026-10 -o report.html\n  evmon report --period 2026-10 --tariff tariff.toml --format md -o report.md"
+    )]
+    Report(ReportArgs),
     /// Show the effective settings and where each came from
     #[command(
         after_help = "Settings come from flags, then environment variables (EVMON_DATA, EVMON_CONFIG), then evmon.toml (--config, $EVMON_CONFIG, or ./evmon.toml), then built-in defaults.\n\nExamples:\n  evmon config show\n  evmon --config /etc/evmon.toml config show --format json"
@@ -138,6 +143,37 @@ pub enum Command {
         after_help = "Examples:\n  evmon man | man -l -\n  evmon man --dir /usr/local/share/man/man1"
     )]
     Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// From the -o file's extension (.md is Markdown), else HTML
+    Auto,
+    Html,
+    Md,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The month to report on, YYYY-MM
+    #[arg(long, value_parser = parse_period, value_name = "YYYY-MM")]
+    pub period: chrono::NaiveDate,
+
+    /// Tariff for the revenue section (default: `tariff` in evmon.toml; without one the section says so)
+    #[arg(long, value_name = "FILE")]
+    pub tariff: Option<PathBuf>,
+
+    /// Page format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Auto, value_name = "FORMAT")]
+    pub format: ReportFormat,
+
+    /// Write the page to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Stations drawn in the daily energy chart
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub top: usize,
 }
 
 #[derive(Debug, Args)]
@@ -173,9 +209,11 @@ impl Command {
             Command::Config(ConfigArgs {
                 action: ConfigAction::Show(a),
             }) => Some(&mut a.output),
-            Command::Ingest(_) | Command::Watch(_) | Command::Completions(_) | Command::Man(_) => {
-                None
-            }
+            Command::Ingest(_)
+            | Command::Watch(_)
+            | Command::Report(_)
+            | Command::Completions(_)
+            | Command::Man(_) => None,
         }
     }
 }

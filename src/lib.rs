@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod output;
 pub mod plot;
 pub mod profile;
+pub mod report;
 pub mod schema;
 pub mod store;
 pub mod timeutil;
@@ -123,6 +124,11 @@ pub fn parse_args() -> anyhow::Result<cli::Cli> {
     };
     origins.push(("format".into(), format_value, format_origin));
     let mut tariff_origin = ("(none)".to_string(), "default".to_string());
+    if let cli::Command::Report(args) = &mut cli.command {
+        if args.tariff.is_none() {
+            args.tariff = config.tariff.clone();
+        }
+    }
     if let cli::Command::Bill(args) = &mut cli.command {
         if args.tariff.is_none() {
             args.tariff = config.tariff.clone();
@@ -191,6 +197,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => cmd::check::run(args, &cli.global),
         Command::Watch(args) => cmd::watch::run(args, &cli.global),
         Command::Config(args) => cmd::config::run(args, &cli.global),
+        Command::Report(args) => cmd::report::run(args, &cli.global),
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args),
     };

@@ -34,11 +34,34 @@ pub fn draw(profile: &Profile, path: &Path, top: usize, title: &str) -> Result<(
     {
         return Err(PlotError::Format(name));
     }
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    draw_on(root, profile, top, title, &name)
+}
+
+/// Picture size in pixels.
+const SIZE: (u32, u32) = (1200, 900);
+
+/// The same picture as `draw`, as SVG text (for pages that embed it).
+pub fn render_svg(profile: &Profile, top: usize, title: &str) -> Result<String, PlotError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw_on(root, profile, top, title, "the report picture")?;
+    }
+    Ok(svg)
+}
+
+fn draw_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    profile: &Profile,
+    top: usize,
+    title: &str,
+    name: &str,
+) -> Result<(), PlotError> {
     let err = |e: &dyn std::fmt::Display| PlotError::Draw {
-        path: name.clone(),
+        path: name.to_string(),
         message: e.to_string(),
     };
-    let root = SVGBackend::new(path, (1200, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let root = root
         .titled(title, ("sans-serif", 24))

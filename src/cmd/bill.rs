@@ -398,7 +398,9 @@ fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<Dat
 }
 
 /// The tariffs of `--tariff` (or evmon.toml), with `--customers` added.
-pub(crate) fn load_tariffs(args: &BillArgs) -> anyhow::Result<(billing::TariffSet, std::path::PathBuf)> {
+pub(crate) fn load_tariffs(
+    args: &BillArgs,
+) -> anyhow::Result<(billing::TariffSet, std::path::PathBuf)> {
     let tariff = args.tariff.as_deref().ok_or_else(|| {
         crate::UsageError(
             "give the tariff: --tariff FILE, or `tariff = \"FILE\"` in evmon.toml".into(),

@@ -10,6 +10,7 @@ pub mod events;
 pub mod ingest;
 pub mod profile;
 pub mod rejects;
+pub mod report;
 pub mod sessions;
 pub mod stations;
 pub mod watch;
