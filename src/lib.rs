@@ -174,8 +174,44 @@ pub fn parse_args() -> anyhow::Result<cli::Cli> {
     Ok(cli)
 }
 
-pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: cli::Cli) -> anyhow::Result<ExitCode> {
     use cli::Command;
+    // An object-store store: work on a local mirror, publish writes after.
+    let mut remote = None;
+    if store::remote::is_remote(&cli.global.data) {
+        let url = cli.global.data.to_string_lossy().into_owned();
+        if matches!(cli.command, Command::Watch(_)) {
+            return Err(UsageError(format!(
+                "evmon watch needs a local store (it commits every second); watch into a directory and publish with `evmon --data {url} ingest` from cron"
+            ))
+            .into());
+        }
+        let cache = std::env::var_os("EVMON_CACHE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/evmon"))
+            })
+            .unwrap_or_else(std::env::temp_dir)
+            .join("s3");
+        let mut r = store::remote::Remote::open(&url, &cache)?;
+        let fetched = r.pull()?;
+        if fetched > 0 {
+            cmd::note(
+                &cli.global,
+                &format!(
+                    "fetched {fetched} files of {url} into {}",
+                    r.local.display()
+                ),
+            );
+        }
+        cli.global.data = r.local.clone();
+        remote = Some((url, r));
+    }
+    let writes = match &cli.command {
+        Command::Ingest(_) => true,
+        Command::Check(args) => args.repair,
+        _ => false,
+    };
     let reads_store = !matches!(
         cli.command,
         Command::Ingest(_)
@@ -201,6 +237,15 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => cmd::docs::completions(args),
         Command::Man(args) => cmd::docs::man(args),
     };
+    if let (Some((url, r)), Ok(_), true) = (&remote, &result, writes) {
+        let sent = r.push()?;
+        if sent > 0 {
+            cmd::note(
+                &cli.global,
+                &format!("published {sent} files and the manifest to {url}"),
+            );
+        }
+    }
     // A Parquet file that fails to read mid-query surfaces as a bare Polars
     // error; say which store it was and how to find the damaged file.
     result.map_err(|err| {

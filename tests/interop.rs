@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::util::{sum, testdata, Env};
+use crate::util::{python_with, sum, testdata, Env};
 
 /// DuckDB's version, pinned like the benchmark's.
 const DUCKDB: &str = "duckdb==2.0.1";
@@ -13,43 +13,10 @@ const DUCKDB: &str = "duckdb==2.0.1";
 /// A Python that can `import duckdb`: `$EVMON_TEST_PYTHON`, else a venv
 /// under ~/.cache made on first use.
 fn python_with_duckdb() -> PathBuf {
-    let works = |py: &PathBuf| {
-        Command::new(py)
-            .args(["-c", "import duckdb"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if let Some(p) = std::env::var_os("EVMON_TEST_PYTHON").map(PathBuf::from) {
-        assert!(
-            works(&p),
-            "EVMON_TEST_PYTHON={} cannot import duckdb",
-            p.display()
-        );
-        return p;
+    match std::env::var_os("EVMON_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => python_with("evmon-test-duckdb", DUCKDB, "duckdb"),
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let venv = home.join(".cache/evmon-test-duckdb");
-    let py = venv.join("bin/python");
-    if !works(&py) {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success());
-        let installed = made
-            && Command::new(&py)
-                .args(["-m", "pip", "install", "-q", DUCKDB])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(
-            installed && works(&py),
-            "this test needs DuckDB's Python package: it could not install {DUCKDB} into {} (python3 -m venv and PyPI). Set EVMON_TEST_PYTHON to a python that has it.",
-            venv.display()
-        );
-    }
-    py
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod interop;
 mod ocpp;
 mod profile;
 mod reliability;
+mod remote;
 mod report;
 mod robust;
 mod sessions;

@@ -99,3 +99,38 @@ pub fn stderr(out: &std::process::Output) -> String {
 pub fn sum(rows: &[Value], field: &str) -> f64 {
     rows.iter().filter_map(|r| r[field].as_f64()).sum()
 }
+
+/// A Python that can import `module`: a venv under ~/.cache named `venv`,
+/// made on first use with `requirement` from PyPI.
+pub fn python_with(venv: &str, requirement: &str, module: &str) -> PathBuf {
+    use std::process::Command as Std;
+    let works = |py: &PathBuf| {
+        Std::new(py)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = home.join(".cache").join(venv);
+    let py = dir.join("bin/python");
+    if !works(&py) {
+        let made = Std::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        let installed = made
+            && Std::new(&py)
+                .args(["-m", "pip", "install", "-q", requirement])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            installed && works(&py),
+            "this test needs the Python package {requirement}: it could not be installed into {} (python3 -m venv and PyPI)",
+            dir.display()
+        );
+    }
+    py
+}

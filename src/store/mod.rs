@@ -22,6 +22,7 @@
 
 pub mod lock;
 pub mod manifest;
+pub mod remote;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
