@@ -44,7 +44,8 @@ pub struct GlobalArgs {
     /// Store directory [env: EVMON_DATA]
     ///
     /// The embedded store: Parquet files partitioned by table and month,
-    /// plus a manifest. Created by the first ingest.
+    /// plus a manifest. Created by the first ingest. An object-store URL,
+    /// s3://bucket/prefix, keeps it in S3 or an S3-compatible server.
     #[arg(
         long,
         env = "EVMON_DATA",
@@ -56,10 +57,19 @@ pub struct GlobalArgs {
     pub data: PathBuf,
 
     /// Print no summaries or notes on stderr (errors still print)
+    ///
+    /// Data on stdout is unchanged; only the one-line summaries, notes and
+    /// warnings on stderr are dropped. Useful in cron, where any stderr output
+    /// is mailed.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
     /// Settings file (default: ./evmon.toml if present) [env: EVMON_CONFIG]
+    ///
+    /// An explicit file must exist; ./evmon.toml is used only when present. The
+    /// file sets data, format, tariff, stations and [anomalies] thresholds;
+    /// flags win over it. `evmon config show` prints what is in force and where
+    /// each value came from.
     #[arg(
         long,
         env = "EVMON_CONFIG",
@@ -156,22 +166,40 @@ pub enum ReportFormat {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The month to report on, YYYY-MM
+    ///
+    /// A calendar month in UTC. Profiles, anomalies and CO2 cover that month;
+    /// revenue is priced as `evmon bill --period` prices it, in each station's
+    /// local month.
     #[arg(long, value_parser = parse_period, value_name = "YYYY-MM")]
     pub period: chrono::NaiveDate,
 
     /// Tariff for the revenue section (default: `tariff` in evmon.toml; without one the section says so)
+    ///
+    /// An evmon TOML or OCPI 2.2.1 Tariff JSON file, as for `evmon bill
+    /// --tariff`. The revenue section lists net amounts per tariff and band
+    /// (energy windows, time, idle, fees, discounts).
     #[arg(long, value_name = "FILE")]
     pub tariff: Option<PathBuf>,
 
     /// Page format
+    ///
+    /// html: one page with inline CSS and SVG, viewable offline. md: Markdown
+    /// with the same sections; the chart is an inline SVG data URI. auto picks
+    /// md for an -o file ending in .md.
     #[arg(long, value_enum, default_value_t = ReportFormat::Auto, value_name = "FORMAT")]
     pub format: ReportFormat,
 
     /// Write the page to FILE instead of stdout
+    ///
+    /// Without -o the page goes to stdout, so it can be piped to a mailer or a
+    /// web root.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// Stations drawn in the daily energy chart
+    ///
+    /// Stations are ranked by energy in the month; the heat map always covers
+    /// the whole fleet.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub top: usize,
 }
@@ -221,6 +249,9 @@ impl Command {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
+    ///
+    /// bash, zsh, fish, elvish or powershell. The script completes subcommands,
+    /// flags and enum values such as --format.
     #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
@@ -228,6 +259,10 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct ManArgs {
     /// Write evmon.1 and one page per subcommand (evmon-ingest.1, ...) into DIR
+    ///
+    /// Without --dir the page of evmon itself goes to stdout, ready for `man -l
+    /// -`. With it, every subcommand gets its own page, as packagers install
+    /// them.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }
@@ -325,10 +360,16 @@ pub struct OutputArgs {
     pub format: OutputFormat,
 
     /// Write data to FILE instead of stdout (- is stdout)
+    ///
+    /// The file is written in the chosen --format; with --format auto its
+    /// extension decides (.csv, .json, .jsonl). Summaries still go to stderr.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
     /// Show at most N rows in a table (0 = all); CSV and JSON are never cut
+    ///
+    /// Only the human-readable table is cut, with a note on stderr saying how
+    /// many rows were left out; CSV and JSON always carry every row.
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub max_rows: usize,
 }
@@ -352,14 +393,23 @@ pub enum ProgressArg {
 #[derive(Debug, Args)]
 pub struct WindowArgs {
     /// Only from this time: 7d, 12h, 30m, 2w back from now, or a date/datetime (UTC unless it has an offset)
+    ///
+    /// Relative forms count back from now (EVMON_NOW in tests). Absolute forms:
+    /// 2026-10-01, 2026-10-01T08:00, or RFC 3339 with an offset. Only the month
+    /// partitions the window touches are read.
     #[arg(long, value_parser = parse_instant, value_name = "WHEN")]
     pub since: Option<DateTime<Utc>>,
 
     /// Only before this time (same forms as --since)
+    ///
+    /// The window is half-open: rows at exactly --until are excluded. Default:
+    /// now.
     #[arg(long, value_parser = parse_instant, value_name = "WHEN")]
     pub until: Option<DateTime<Utc>>,
 
     /// Only these stations (repeat, or separate with commas)
+    ///
+    /// Station (charge point) ids exactly as stored; see `evmon stations`.
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     pub station: Vec<String>,
 }
@@ -396,14 +446,26 @@ fn parse_preset(s: &str) -> Result<String, String> {
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Files, directories, glob patterns, or - for stdin
+    ///
+    /// Directories are read recursively in name order (hidden files skipped). A
+    /// file whose content was ingested before is skipped unless --force. Each
+    /// file's format is detected unless --format says.
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
 
     /// Input format (auto: from the file name and content)
+    ///
+    /// csv: a session export (any delimiter); json: ACN-Data JSON, an array or
+    /// JSON Lines of sessions; ocpp-jsonl: OCPP frames in JSON envelopes; ocpp-
+    /// log: raw OCPP log lines.
     #[arg(long, value_enum, default_value_t = InputFormat::Auto, value_name = "FORMAT")]
     pub format: InputFormat,
 
     /// Read CSV files as this export instead of detecting it from the header
+    ///
+    /// Needed only when detection picks the wrong export, e.g. a file with
+    /// renamed columns; combine with --map for the columns that differ. `evmon
+    /// ingest --help` lists the presets.
     #[arg(long, value_parser = parse_preset, value_name = "NAME")]
     pub preset: Option<String>,
 
@@ -424,38 +486,71 @@ pub struct IngestArgs {
     pub tz: Option<Tz>,
 
     /// How to read slash dates such as 03/04/2024 (default: the preset's)
+    ///
+    /// dmy (03/04/2024 is 3 April), mdy (March 4) or ymd. ISO dates are never
+    /// ambiguous and ignore this.
     #[arg(long, value_enum, value_name = "ORDER")]
     pub date_order: Option<DateOrderArg>,
 
     /// A local time that happens twice (DST fall-back) without a zone column to decide
+    ///
+    /// earliest takes the first occurrence (summer time), latest the second,
+    /// reject sends the row to the rejects table. Each choice is counted in the
+    /// ingest notes.
     #[arg(long, value_enum, default_value_t = AmbiguousArg::Earliest, value_name = "CHOICE")]
     pub dst_ambiguous: AmbiguousArg,
 
     /// A local time that never happens (DST spring-forward gap)
+    ///
+    /// shift moves the time forward by the length of the gap (02:30 becomes
+    /// 03:30 in Europe); reject sends the row to the rejects table.
     #[arg(long, value_enum, default_value_t = GapArg::Shift, value_name = "CHOICE")]
     pub dst_gap: GapArg,
 
     /// Charge point id of OCPP log files that do not name it (default: the file name)
+    ///
+    /// JSON envelopes carry the charge point id in `cp`; raw logs often do not,
+    /// and then the file name (without extension) is used.
     #[arg(long, value_name = "ID")]
     pub cp: Option<String>,
 
     /// OCPP version of dumps that do not say (default: from the envelope, else from the actions used)
+    ///
+    /// ocpp1.6 or ocpp2.0.1. Needed only for raw logs that mix actions of both
+    /// versions or use none that tells them apart.
     #[arg(long, value_enum, value_name = "VERSION")]
     pub proto: Option<ProtoArg>,
 
     /// Station metadata (CSV or TOML): station_id, site, timezone, rated_power_kw, connectors
+    ///
+    /// Stored in the stations table and used by every later command: time zones
+    /// for naive times and local-day profiles, rated power for spikes and
+    /// utilization, sites for tariffs and reports. Can be given alone, without
+    /// inputs.
     #[arg(long, value_name = "FILE")]
     pub stations: Option<PathBuf>,
 
     /// Exit 1 and store nothing if any row is rejected
+    ///
+    /// Without --strict, rejected rows are kept in the rejects table (`evmon
+    /// rejects`) and the good rows are stored. With it, the first rejects are
+    /// printed and the store is left unchanged.
     #[arg(long)]
     pub strict: bool,
 
     /// Read files again even if their content was ingested before
+    ///
+    /// Inputs are recognised by a hash of their content. --force reads them
+    /// again; rows already stored are still deduplicated, so nothing is counted
+    /// twice.
     #[arg(long)]
     pub force: bool,
 
     /// Seconds to wait for another ingest to release the store
+    ///
+    /// Only one writer works on a store at a time. A second ingest waits,
+    /// saying which process holds the lock, and fails after this many seconds.
+    /// A lock left by a crashed process is released by the kernel.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub lock_timeout: u64,
 
@@ -513,10 +608,15 @@ pub struct SessionsArgs {
     pub window: WindowArgs,
 
     /// Only sessions of these id tags (repeat, or separate with commas)
+    ///
+    /// RFID / token ids exactly as stored.
     #[arg(long, value_delimiter = ',', value_name = "TAG")]
     pub id_tag: Vec<String>,
 
     /// At most N sessions (the earliest first)
+    ///
+    /// Sessions are listed by start time; --limit keeps the first N after the
+    /// other filters.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 
@@ -539,10 +639,17 @@ fn parse_period(s: &str) -> Result<chrono::NaiveDate, String> {
 #[derive(Debug, Args)]
 pub struct BillArgs {
     /// Tariff file: evmon TOML (see examples/tariff.toml) or OCPI 2.2.1 Tariff JSON (.json); default: `tariff` in evmon.toml
+    ///
+    /// Several [[tariff]] tables can cover different stations or sites. A wrong
+    /// key or value is reported with its line. See the README's Billing section
+    /// and examples/tariff.toml.
     #[arg(long, value_name = "FILE")]
     pub tariff: Option<PathBuf>,
 
     /// Bill sessions that start in this month, in each station's local time
+    ///
+    /// A session belongs to the month its start falls in, in its station's zone
+    /// (or the tariff's). Use --since/--until for any other window.
     #[arg(long, value_parser = parse_period, value_name = "YYYY-MM", conflicts_with_all = ["since", "until"])]
     pub period: Option<chrono::NaiveDate>,
 
@@ -550,26 +657,48 @@ pub struct BillArgs {
     pub window: WindowArgs,
 
     /// Only sessions of these id tags
+    ///
+    /// Repeat, or separate with commas. Invoices then hold only those tags'
+    /// sessions.
     #[arg(long, value_delimiter = ',', value_name = "TAG")]
     pub id_tag: Vec<String>,
 
     /// Id tag to customer mapping (CSV: id_tag,customer); adds to the tariff file's
+    ///
+    /// Customers group id tags on one invoice (--by customer) and are what
+    /// customer discounts match. The file is read on top of the `customers`
+    /// file named in the tariff.
     #[arg(long, value_name = "FILE")]
     pub customers: Option<PathBuf>,
 
     /// Whom invoices are for
+    ///
+    /// customer: one invoice per customer (tags without a customer get one
+    /// each); id-tag: per tag; station: per station, e.g. for site owners.
     #[arg(long, value_enum, default_value_t = BillBy::Customer, value_name = "PARTY")]
     pub by: BillBy,
 
     /// One row per session (kWh per band, amounts, VAT) instead of invoices
+    ///
+    /// Each row is one session with its energy per band, every priced
+    /// dimension, the rounded amounts and VAT, and how it was split (meter
+    /// curve or pro rata).
     #[arg(long)]
     pub lines: bool,
 
     /// With --lines, list the sessions that were not billed too, with the reason
+    ///
+    /// Sessions are not billed when they never stopped, have no energy reading,
+    /// no tariff or time zone covers them, or a blocking anomaly (meter
+    /// regression, duplicate, clock skew, rejected tag) makes the price
+    /// untrustworthy.
     #[arg(long)]
     pub include_unbillable: bool,
 
     /// Write OCPI 2.2.1 CDRs (JSON array) of the billed sessions to FILE
+    ///
+    /// One CDR per billed session, with charging periods and the tariff it was
+    /// priced with, for roaming partners and CPO back-offices.
     #[arg(long, value_name = "FILE")]
     pub cdr_out: Option<PathBuf>,
 
@@ -601,18 +730,31 @@ pub struct AnomaliesArgs {
     pub window: WindowArgs,
 
     /// Only these kinds (comma-separated; see below)
+    ///
+    /// The kinds and their rules are listed below and in the README; thresholds
+    /// come from [anomalies] in evmon.toml.
     #[arg(long, value_delimiter = ',', value_parser = parse_kind, value_name = "KINDS")]
     pub kinds: Vec<String>,
 
     /// Show findings of this severity and above
+    ///
+    /// info shows everything; warning hides the statistical hints; critical
+    /// keeps only what needs action now.
     #[arg(long, value_enum, default_value_t = SeverityArg::Info, value_name = "LEVEL")]
     pub min_severity: SeverityArg,
 
     /// Exit 3 when a finding of this severity or above exists (for cron and CI)
+    ///
+    /// Without it the exit code is 0 whatever is found. With it, cron or CI can
+    /// alert on exit code 3 while stdout carries the findings.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub fail_on: Option<SeverityArg>,
 
     /// Known id tags (CSV with an id_tag column, or one tag per line): flag any other
+    ///
+    /// Each session whose id tag is not in the list is reported as unknown_tag.
+    /// Use it to catch cards that were never issued, or test cards used in
+    /// production.
     #[arg(long, value_name = "FILE")]
     pub allow_list: Option<PathBuf>,
 
@@ -635,38 +777,66 @@ pub struct ProfileArgs {
     pub window: WindowArgs,
 
     /// What each row stands for
+    ///
+    /// station: one row per station with every metric and hint; site;
+    /// connector; day: the fleet per local day; hour-of-week: the load shape.
     #[arg(long, value_enum, default_value_t = ProfileBy::Station, value_name = "GROUP")]
     pub by: ProfileBy,
 
     /// Print the maintenance hints, one per row with its evidence, instead of the profile
+    ///
+    /// Each hint names its rule, threshold and the numbers that triggered it,
+    /// so it can be checked before sending a technician.
     #[arg(long)]
     pub hints: bool,
 
     /// Draw daily energy (top stations) and the hour-of-week heat map into FILE.svg
+    ///
+    /// SVG needs no fonts on the machine that draws it and opens in any
+    /// browser; convert with `rsvg-convert -o plot.png plot.svg`.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
     /// Stations drawn in the daily energy plot
+    ///
+    /// Stations are ranked by energy in the window.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub plot_top: usize,
 
     /// Grid emissions in g CO2e per kWh (default 214: EEA, EU-27 2023)
+    ///
+    /// Used for every hour the --grid-intensity-file does not cover. National
+    /// averages are published by the EEA and by grid operators.
     #[arg(long, value_name = "G_PER_KWH")]
     pub grid_intensity: Option<f64>,
 
     /// Hourly grid intensity CSV: timestamp,g_per_kwh (joined on each hour's energy)
+    ///
+    /// Each session's energy is spread over the hours it charged, and each hour
+    /// is multiplied by that hour's intensity; hours missing from the file use
+    /// --grid-intensity and are counted in the summary.
     #[arg(long, value_name = "FILE")]
     pub grid_intensity_file: Option<PathBuf>,
 
     /// Tailpipe emissions of the petrol car an EV replaces, g CO2/km (default 121.6: EEA)
+    ///
+    /// CO2 avoided = energy / (EV kWh per km) x petrol g per km - grid CO2 of
+    /// that energy.
     #[arg(long, value_name = "G_PER_KM")]
     pub petrol_g_per_km: Option<f64>,
 
     /// Energy an EV uses per km, charging losses included (default 0.18, an assumption)
+    ///
+    /// Together with --petrol-g-per-km this converts delivered energy into the
+    /// petrol kilometres it replaces.
     #[arg(long, value_name = "KWH_PER_KM")]
     pub ev_kwh_per_km: Option<f64>,
 
     /// underpowered: peak power below this share of rated power
+    ///
+    /// Compares the highest power a station delivered in the window with its
+    /// rated power from the station metadata. A charger that never gets near
+    /// its rating may have a derated module or a bad cable.
     #[arg(
         long,
         default_value_t = 0.5,
@@ -676,6 +846,9 @@ pub struct ProfileArgs {
     pub hint_low_power: f64,
 
     /// weaker_than_peers: median session power below this share of same-rating peers
+    ///
+    /// Compares each station's median session power with the median of stations
+    /// of the same rating, so one slow charger stands out among its peers.
     #[arg(
         long,
         default_value_t = 0.5,
@@ -685,6 +858,9 @@ pub struct ProfileArgs {
     pub hint_peer_power: f64,
 
     /// Sessions a station needs before power, idle and drift hints are judged
+    ///
+    /// Below this many sessions a station's power, idle and drift figures are
+    /// too noisy to judge, and those hints are not given.
     #[arg(
         long,
         default_value_t = 5,
@@ -694,6 +870,9 @@ pub struct ProfileArgs {
     pub hint_min_sessions: u64,
 
     /// recurring_faults: at least this many faults in the window
+    ///
+    /// Counts Faulted statuses and 2.0.1 problem events in the window, with the
+    /// most frequent error codes as evidence.
     #[arg(
         long,
         default_value_t = 3,
@@ -703,6 +882,9 @@ pub struct ProfileArgs {
     pub hint_faults: u64,
 
     /// silent: no session for this many days while other stations had sessions
+    ///
+    /// A station without sessions while the rest of the fleet was busy is
+    /// likely down, blocked or unreachable.
     #[arg(
         long,
         default_value_t = 3,
@@ -712,6 +894,9 @@ pub struct ProfileArgs {
     pub hint_silent_days: i64,
 
     /// energy_drift: change of mean kWh per session between the window's halves
+    ///
+    /// A ratio: 0.3 flags a station whose mean energy per session moved by more
+    /// than 30% between the first and second half of the window.
     #[arg(
         long,
         default_value_t = 0.3,
@@ -721,6 +906,9 @@ pub struct ProfileArgs {
     pub hint_drift: f64,
 
     /// idle_blocking: idle time above this share of plugged-in time
+    ///
+    /// Cars that stay plugged in long after charging block the charger; a high
+    /// share suggests an idle fee or a time limit.
     #[arg(
         long,
         default_value_t = 0.6,
@@ -739,6 +927,11 @@ pub struct EventsArgs {
     pub window: WindowArgs,
 
     /// Only these kinds: status, authorize, boot, heartbeat_gap, notify_event, call_error
+    ///
+    /// status: StatusNotification (status and error code); authorize: Authorize
+    /// with its answer; boot: BootNotification; heartbeat_gap: silences longer
+    /// than twice the heartbeat interval; notify_event: 2.0.1 problems;
+    /// call_error: CALLERROR answers.
     #[arg(long, value_delimiter = ',', value_name = "KIND")]
     pub kind: Vec<String>,
 
@@ -749,6 +942,8 @@ pub struct EventsArgs {
 #[derive(Debug, Args)]
 pub struct RejectsArgs {
     /// Only rejects from source files whose name contains TEXT
+    ///
+    /// A substring of the input path as given to `evmon ingest`.
     #[arg(long, value_name = "TEXT")]
     pub file: Option<String>,
 
@@ -761,10 +956,16 @@ pub struct CheckArgs {
     /// Drop partitions whose file is missing or damaged from the manifest,
     /// so the store reads again; then restore their rows with
     /// `evmon ingest --force` on the original inputs
+    ///
+    /// The repair takes the writer lock, drops the damaged partitions from the
+    /// manifest and lists them with the inputs recorded in the store. Nothing
+    /// else changes; files are never edited.
     #[arg(long)]
     pub repair: bool,
 
     /// Seconds to wait for an ingest to release the store (with --repair)
+    ///
+    /// A plain check takes no lock and never waits.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub lock_timeout: u64,
 
@@ -823,51 +1024,93 @@ pub const LIVE_KINDS: &[&str] = &[
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// OCPP log files, directories (every file below) or glob patterns to follow
+    ///
+    /// Paths are looked at again on every pass, so files created later (daily
+    /// logs) are picked up. Rotated files keep their position; truncated or
+    /// replaced ones are read from the start.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
 
     /// Seconds between looks at the files
+    ///
+    /// Each pass reads the new complete lines, stores them in one commit and
+    /// evaluates the rules. Shorter intervals lower the latency and cost more
+    /// CPU.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     pub interval: f64,
 
     /// Seconds a fault, silence or open session must last before it alerts
+    ///
+    /// Applies to states that can end: a Faulted connector, a silent charge
+    /// point, a session open too long. A condition that ends sooner never
+    /// alerts. Events (spike, register reset, charging on a rejected tag) alert
+    /// at once.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     pub debounce: u64,
 
     /// Rules to evaluate (default: all that can be judged live)
+    ///
+    /// Live kinds: power_spike, meter_regression, auth_rejected, faulted,
+    /// open_session, station_silent. Other kinds are accepted and evaluated on
+    /// the stored window each pass.
     #[arg(long, value_delimiter = ',', value_parser = parse_kind, value_name = "KINDS")]
     pub kinds: Vec<String>,
 
     /// Run this shell command for each finding, with the finding's JSON line on stdin
+    ///
+    /// Run with sh -c; a failing command is reported on stderr and does not
+    /// stop the watch. Example: --exec 'jq -r .detail | mail -s evmon
+    /// ops@example.com'.
     #[arg(long, value_name = "COMMAND")]
     pub exec: Option<String>,
 
     /// Hours of the store the rules look at on each evaluation
+    ///
+    /// Sessions and events older than this are not judged again; baselines read
+    /// a further baseline_days (evmon.toml) of history.
     #[arg(long, default_value_t = 48, value_name = "HOURS")]
     pub lookback_hours: u64,
 
     /// Seconds without any frame before a charge point counts as silent
     /// (default: twice its heartbeat interval, at least 600)
+    ///
+    /// The default follows each charge point's heartbeat interval, from its
+    /// BootNotification answer.
     #[arg(long, value_name = "SECS")]
     pub silent_after: Option<u64>,
 
     /// Seconds a CALL waits for its answer before it is stored alone
+    ///
+    /// A 1.6 StartTransaction gets its transactionId from the answer. Storing
+    /// the call without it would lose the session, so the watch waits for the
+    /// answer up to this long.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub pair_wait: u64,
 
     /// Read what is there, evaluate once, and exit (for tests and cron)
+    ///
+    /// Drains the backlog in pieces, evaluates once and exits 0. Offsets and
+    /// alerts are saved as in a long run, so the next --once goes on from
+    /// there.
     #[arg(long)]
     pub once: bool,
 
     /// Charge point id for raw log files that do not name it (default: the file name)
+    ///
+    /// JSON envelopes carry the charge point id in `cp`; raw logs often do not.
     #[arg(long, value_name = "ID")]
     pub cp: Option<String>,
 
     /// Protocol when the log does not say
+    ///
+    /// ocpp1.6 or ocpp2.0.1, for raw logs that do not show which.
     #[arg(long, value_enum, value_name = "VERSION")]
     pub proto: Option<ProtoArg>,
 
     /// Seconds to wait for an ingest to release the store
+    ///
+    /// The watch commits once per pass. If an `evmon ingest` holds the store,
+    /// the pass waits for it.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     pub lock_timeout: u64,
 }
@@ -901,6 +1144,22 @@ mod help_tests {
                     "evmon {} {} has no help",
                     sub.get_name(),
                     arg.get_id()
+                );
+                // `--help` (long) explains more than `-h` (one line).
+                assert!(
+                    arg.get_long_help().is_some(),
+                    "evmon {} {} has no longer doc",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+        for arg in cli.get_arguments().filter(|a| !a.is_hide_set()) {
+            let id = arg.get_id().as_str();
+            if id != "help" && id != "version" {
+                assert!(
+                    arg.get_long_help().is_some(),
+                    "evmon --{id} has no longer doc"
                 );
             }
         }
