@@ -177,6 +177,20 @@ fn revenue_rows(rows: &[Revenue]) -> Vec<Vec<String>> {
     out
 }
 
+fn hint_rows(r: &Report) -> Vec<Vec<String>> {
+    let mut rows = vec![vec![
+        "station".to_string(),
+        "hint".into(),
+        "evidence".into(),
+    ]];
+    rows.extend(
+        r.hints
+            .iter()
+            .map(|(s, h, e)| vec![s.clone(), h.clone(), e.clone()]),
+    );
+    rows
+}
+
 fn summary_rows(r: &Report) -> Vec<Vec<String>> {
     let f = &r.fleet;
     vec![
@@ -250,17 +264,7 @@ pub fn html(r: &Report) -> String {
     out += &html_table(&station_rows(&r.stations), 2);
     if !r.hints.is_empty() {
         out += "<h2>Maintenance hints</h2>\n";
-        let mut rows = vec![vec![
-            "station".to_string(),
-            "hint".into(),
-            "evidence".into(),
-        ]];
-        rows.extend(
-            r.hints
-                .iter()
-                .map(|(s, h, e)| vec![s.clone(), h.clone(), e.clone()]),
-        );
-        out += &html_table(&rows, 99);
+        out += &html_table(&hint_rows(r), 99);
     }
     out += "<h2>Anomalies</h2>\n";
     if r.anomalies_by_kind.is_empty() {
@@ -322,17 +326,7 @@ pub fn markdown(r: &Report) -> String {
     out += &md_table(&station_rows(&r.stations));
     if !r.hints.is_empty() {
         out += "\n## Maintenance hints\n\n";
-        let mut rows = vec![vec![
-            "station".to_string(),
-            "hint".into(),
-            "evidence".into(),
-        ]];
-        rows.extend(
-            r.hints
-                .iter()
-                .map(|(s, h, e)| vec![s.clone(), h.clone(), e.clone()]),
-        );
-        out += &md_table(&rows);
+        out += &md_table(&hint_rows(r));
     }
     out += "\n## Anomalies\n\n";
     if r.anomalies_by_kind.is_empty() {

@@ -182,18 +182,14 @@ fn a_meter_regression_is_reported_within_seconds_and_once() {
     watch.stop();
 
     // A restart resumes: the old finding is not repeated, new frames are read.
-    let out = env
-        .evmon()
-        .env_remove("EVMON_NOW")
-        .args([
-            "watch",
-            "--once",
-            "--debounce",
-            "0",
-            log.path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let once = |path: &Path| {
+        env.evmon()
+            .env_remove("EVMON_NOW")
+            .args(["watch", "--once", "--debounce", "0", path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = once(&log.path);
     assert!(out.status.success());
     assert!(json_lines(&out.stdout)
         .iter()
@@ -201,18 +197,7 @@ fn a_meter_regression_is_reported_within_seconds_and_once() {
     log.start(20, 78, "04DDEEFF00", 0);
     log.register(10, 78, 50_000);
     log.register(5, 78, 10);
-    let out = env
-        .evmon()
-        .env_remove("EVMON_NOW")
-        .args([
-            "watch",
-            "--once",
-            "--debounce",
-            "0",
-            log.path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = once(&log.path);
     let found = json_lines(&out.stdout);
     let regressions: Vec<&Value> = found
         .iter()
