@@ -35,10 +35,6 @@ pub fn run(args: &ProfileArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         ))
         .into());
     }
-    let range = TimeRange {
-        since: Some(since),
-        until: Some(until),
-    };
     let mut co2 = Co2Factors::default();
     if let Some(g) = args.grid_intensity {
         co2.grid_g_per_kwh = g;
@@ -67,16 +63,7 @@ pub fn run(args: &ProfileArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         drift_ratio: args.hint_drift,
         idle_share: args.hint_idle_share,
     };
-    let input = ProfileInput {
-        sessions: snapshot.scan(Table::Sessions, &range)?,
-        events: snapshot.scan(Table::Events, &range)?,
-        stations: snapshot
-            .scan(Table::Stations, &TimeRange::default())?
-            .collect()?,
-        since,
-        until,
-        only: args.window.station.clone(),
-    };
+    let input = input(&snapshot, since, until, args.window.station.clone())?;
     let by = match args.by {
         ProfileBy::Station => GroupBy::Station,
         ProfileBy::Site => GroupBy::Site,
@@ -235,4 +222,28 @@ fn table_view(df: &DataFrame) -> PolarsResult<DataFrame> {
         }
     }
     df.clone().lazy().select(exprs).collect()
+}
+
+/// What a profile of `[since, until)` reads from the store, for these
+/// stations (all when empty).
+pub(crate) fn input(
+    snapshot: &crate::store::Snapshot,
+    since: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    only: Vec<String>,
+) -> anyhow::Result<ProfileInput> {
+    let range = TimeRange {
+        since: Some(since),
+        until: Some(until),
+    };
+    Ok(ProfileInput {
+        sessions: snapshot.scan(Table::Sessions, &range)?,
+        events: snapshot.scan(Table::Events, &range)?,
+        stations: snapshot
+            .scan(Table::Stations, &TimeRange::default())?
+            .collect()?,
+        since,
+        until,
+        only,
+    })
 }

@@ -15,11 +15,10 @@ use crate::cli::{
 };
 use crate::exit;
 use crate::plot;
-use crate::profile::{self, Co2Factors, GroupBy, HintRules, ProfileInput};
+use crate::profile::{self, Co2Factors, GroupBy, HintRules};
 use crate::report::{self, Report, Revenue};
-use crate::schema::Table;
 use crate::store::Store;
-use crate::timeutil::{self, TimeRange};
+use crate::timeutil;
 
 fn severity_index(s: Severity) -> usize {
     match s {
@@ -37,24 +36,11 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let next = first.checked_add_months(Months::new(1)).unwrap_or(first);
     let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let until = next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let range = TimeRange {
-        since: Some(since),
-        until: Some(until),
-    };
     let period = first.format("%Y-%m").to_string();
 
     // Profile and picture.
     let co2 = Co2Factors::default();
-    let input = ProfileInput {
-        sessions: snapshot.scan(Table::Sessions, &range)?,
-        events: snapshot.scan(Table::Events, &range)?,
-        stations: snapshot
-            .scan(Table::Stations, &TimeRange::default())?
-            .collect()?,
-        since,
-        until,
-        only: Vec::new(),
-    };
+    let input = super::profile::input(&snapshot, since, until, Vec::new())?;
     let prof = profile::build(&input, GroupBy::Station, &HintRules::default(), &co2)?;
     let picture_svg = plot::render_svg(&prof, args.top, &format!("evmon {period}"))?;
 
