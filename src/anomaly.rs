@@ -250,13 +250,14 @@ const REJECTED: &[&str] = &[
 /// A session as the rules need it.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub uid: String,
+    /// Boxed strings: 8 bytes less than `String` each, on millions of rows.
+    pub uid: Box<str>,
     /// Shared between the sessions of a station (millions of rows, a few
     /// thousand stations).
     pub station: Arc<str>,
     pub connector: Option<i32>,
-    pub id_tag: Option<String>,
-    pub auth_status: Option<String>,
+    pub id_tag: Option<Box<str>>,
+    pub auth_status: Option<Box<str>>,
     pub start: DateTime<Utc>,
     pub stop: Option<DateTime<Utc>>,
     pub charging_end: Option<DateTime<Utc>>,
@@ -369,7 +370,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             ts,
             station_id: s.station.to_string(),
             connector_id: s.connector,
-            session_uid: Some(s.uid.clone()),
+            session_uid: Some(s.uid.to_string()),
             kind,
             severity,
             score,
@@ -405,7 +406,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         // power_spike
         if wanted("power_spike") {
             let peak = s.max_power_w.or_else(|| {
-                input.samples.get(&s.uid).and_then(|v| {
+                input.samples.get(&*s.uid).and_then(|v| {
                     v.iter()
                         .filter(|x| !x.1)
                         .map(|x| x.2)
@@ -494,7 +495,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         if wanted("meter_regression") {
             let mut prev: Option<(DateTime<Utc>, f64)> = s.meter_start.map(|v| (s.start, v));
             let mut worst: Option<(DateTime<Utc>, f64, f64)> = None;
-            if let Some(samples) = input.samples.get(&s.uid) {
+            if let Some(samples) = input.samples.get(&*s.uid) {
                 for &(ts, is_energy, v) in samples {
                     if !is_energy {
                         continue;
@@ -640,7 +641,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     ));
                 }
             }
-            if let Some(samples) = input.samples.get(&s.uid) {
+            if let Some(samples) = input.samples.get(&*s.uid) {
                 let slack = Duration::seconds((rules.sample_slack_minutes * 60.0) as i64);
                 let end = s.stop.unwrap_or(input.until);
                 let outside = samples
@@ -694,7 +695,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         }
         if wanted("unknown_tag") {
             if let (Some(list), Some(tag)) = (&input.allow_list, &s.id_tag) {
-                if !list.contains(tag) {
+                if !list.contains(&**tag) {
                     push_session(
                         &mut out,
                         s,
@@ -742,7 +743,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         ts: s.start,
                         station_id: s.station.to_string(),
                         connector_id: s.connector,
-                        session_uid: Some(s.uid.clone()),
+                        session_uid: Some(s.uid.to_string()),
                         kind: "auth_rejected",
                         severity: Severity::Critical,
                         score: s.energy_wh.unwrap_or(0.0) / 1000.0,
@@ -791,7 +792,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         ts: b.start,
                         station_id: b.station.to_string(),
                         connector_id: b.connector,
-                        session_uid: Some(b.uid.clone()),
+                        session_uid: Some(b.uid.to_string()),
                         kind,
                         severity,
                         score: overlap_h.max(0.0),
@@ -836,7 +837,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         station_id: s.station.to_string(),
                         connector_id: s.connector,
                         // The burst is named by its first session.
-                        session_uid: Some(s.uid.clone()),
+                        session_uid: Some(s.uid.to_string()),
                         kind: "short_burst",
                         severity: Severity::Warning,
                         score: n as f64 / rules.short_burst_count as f64,
@@ -1070,7 +1071,7 @@ fn outliers(
                     ts: s.start,
                     station_id: s.station.to_string(),
                     connector_id: s.connector,
-                    session_uid: Some(s.uid.clone()),
+                    session_uid: Some(s.uid.to_string()),
                     kind,
                     severity: if z.abs() > rules.outlier_warning_z { Severity::Warning } else { Severity::Info },
                     score: z,
@@ -1206,11 +1207,11 @@ pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
         };
         let station = names.entry(st).or_insert_with(|| Arc::from(st)).clone();
         out.push(Session {
-            uid: u.to_string(),
+            uid: u.into(),
             station,
             connector: connector.get(i),
-            id_tag: tag.get(i).map(str::to_string),
-            auth_status: auth.get(i).map(str::to_string),
+            id_tag: tag.get(i).map(Box::from),
+            auth_status: auth.get(i).map(Box::from),
             start: s0,
             stop: time(stop.get(i)),
             charging_end: time(cend.get(i)),

@@ -190,7 +190,9 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     let m = |b: &SessionBill, v: Decimal| Some(money_text(v, b.minor_units));
     cols.push(str_col(
         "session_uid",
-        text(&|b| Some(b.uid.clone()), &|u| Some(u.session.uid.clone())),
+        text(&|b| Some(b.uid.clone()), &|u| {
+            Some(u.session.uid.to_string())
+        }),
     ));
     cols.push(str_col(
         "station_id",
@@ -208,7 +210,9 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     ));
     cols.push(str_col(
         "id_tag",
-        text(&|b| b.id_tag.clone(), &|u| u.session.id_tag.clone()),
+        text(&|b| b.id_tag.clone(), &|u| {
+            u.session.id_tag.as_deref().map(str::to_string)
+        }),
     ));
     cols.push(str_col(
         "customer",
@@ -527,7 +531,12 @@ pub(crate) fn price(
         if !in_period(s, zone.as_ref()) {
             continue;
         }
-        if !args.id_tag.is_empty() && !s.id_tag.as_ref().is_some_and(|t| args.id_tag.contains(t)) {
+        if !args.id_tag.is_empty()
+            && !s
+                .id_tag
+                .as_ref()
+                .is_some_and(|t| args.id_tag.iter().any(|a| **a == **t))
+        {
             continue;
         }
         let reason = if s.stop.is_none() {
@@ -545,7 +554,7 @@ pub(crate) fn price(
             Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
         } else {
             blocked
-                .get(s.uid.as_str())
+                .get(&*s.uid)
                 .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
         };
         if let Some(reason) = reason {
@@ -562,19 +571,19 @@ pub(crate) fn price(
         let tariff = &set.tariffs[i];
         let curve: Vec<(DateTime<Utc>, f64)> = input
             .samples
-            .get(&s.uid)
+            .get(&*s.uid)
             .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
             .unwrap_or_default();
         let customer = s
             .id_tag
             .as_ref()
-            .and_then(|t| set.customers.get(t))
+            .and_then(|t| set.customers.get(&**t))
             .cloned();
         let session = SessionInput {
-            uid: s.uid.clone(),
+            uid: s.uid.to_string(),
             station: s.station.to_string(),
             connector: s.connector,
-            id_tag: s.id_tag.clone(),
+            id_tag: s.id_tag.as_deref().map(str::to_string),
             customer,
             start: s.start,
             stop,
@@ -582,7 +591,7 @@ pub(crate) fn price(
             energy_wh: Decimal::from_str(&format!("{e:.3}")).unwrap_or_default(),
             curve,
         };
-        tariff_of.insert(s.uid.clone(), i);
+        tariff_of.insert(s.uid.to_string(), i);
         let mut bill = billing::price_session(&session, tariff, zone);
         if args.cdr_out.is_none() {
             // Periods are only needed for CDRs; a year of sessions is a lot of them.
