@@ -123,41 +123,19 @@ pub fn parse_args() -> anyhow::Result<cli::Cli> {
         _ => "default".into(),
     };
     origins.push(("format".into(), format_value, format_origin));
-    let mut tariff_origin = ("(none)".to_string(), "default".to_string());
-    if let cli::Command::Report(args) = &mut cli.command {
-        if args.tariff.is_none() {
-            args.tariff = config.tariff.clone();
-        }
-    }
-    if let cli::Command::Bill(args) = &mut cli.command {
-        if args.tariff.is_none() {
-            args.tariff = config.tariff.clone();
-        } else {
-            tariff_origin.1 = "flag".into();
-        }
-    }
-    if let Some(t) = &config.tariff {
-        if tariff_origin.1 == "default" {
-            tariff_origin = (t.display().to_string(), from_file.clone());
-        }
-    }
-    if let cli::Command::Bill(args) = &cli.command {
-        if let (Some(t), "flag") = (&args.tariff, tariff_origin.1.as_str()) {
-            tariff_origin.0 = t.display().to_string();
-        }
-    }
-    origins.push(("tariff".into(), tariff_origin.0, tariff_origin.1));
-    let mut stations_origin = ("(none)".to_string(), "default".to_string());
-    if let cli::Command::Ingest(args) = &mut cli.command {
-        match &args.stations {
-            Some(s) => stations_origin = (s.display().to_string(), "flag".into()),
-            None => args.stations = config.stations.clone(),
-        }
-    }
-    if let (Some(s), "default") = (&config.stations, stations_origin.1.as_str()) {
-        stations_origin = (s.display().to_string(), from_file.clone());
-    }
-    origins.push(("stations".into(), stations_origin.0, stations_origin.1));
+    let tariff_flag = match &mut cli.command {
+        cli::Command::Bill(a) => Some(&mut a.tariff),
+        cli::Command::Report(a) => Some(&mut a.tariff),
+        _ => None,
+    };
+    let (value, from) = path_setting(tariff_flag, config.tariff.as_ref(), &from_file);
+    origins.push(("tariff".into(), value, from));
+    let stations_flag = match &mut cli.command {
+        cli::Command::Ingest(a) => Some(&mut a.stations),
+        _ => None,
+    };
+    let (value, from) = path_setting(stations_flag, config.stations.as_ref(), &from_file);
+    origins.push(("stations".into(), value, from));
     // Anomaly thresholds: the file's keys, else the defaults.
     let set = config::anomaly_keys_set(&config);
     if let Ok(toml::Value::Table(rules)) = toml::Value::try_from(&config.anomalies) {
@@ -172,6 +150,25 @@ pub fn parse_args() -> anyhow::Result<cli::Cli> {
     }
     cli.global.origins = origins;
     Ok(cli)
+}
+
+/// A path setting: the flag when given; else the file's value, filled into
+/// the flag's slot of the command that has one. Returns (value, origin).
+fn path_setting(
+    flag: Option<&mut Option<std::path::PathBuf>>,
+    file: Option<&std::path::PathBuf>,
+    from_file: &str,
+) -> (String, String) {
+    if let Some(slot) = flag {
+        if let Some(p) = slot {
+            return (p.display().to_string(), "flag".into());
+        }
+        *slot = file.cloned();
+    }
+    match file {
+        Some(p) => (p.display().to_string(), from_file.to_string()),
+        None => ("(none)".into(), "default".into()),
+    }
 }
 
 pub fn run(mut cli: cli::Cli) -> anyhow::Result<ExitCode> {

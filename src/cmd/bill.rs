@@ -135,12 +135,8 @@ fn summary(
         }
     );
     if !unbillable.is_empty() {
-        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-        for u in unbillable {
-            let short = u.reason.split(':').next().unwrap_or(&u.reason).to_string();
-            *reasons.entry(short).or_default() += 1;
-        }
-        let mut counted: Vec<(&String, &usize)> = reasons.iter().collect();
+        let reasons = reason_counts(unbillable);
+        let mut counted: Vec<(&String, &u64)> = reasons.iter().collect();
         counted.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let mut list: Vec<String> = counted
             .iter()
@@ -399,6 +395,16 @@ fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<Dat
             Column::new("gross".into(), money(&|i| i.gross)),
         ],
     )
+}
+
+/// Unbilled sessions per reason: the part of each reason before ':'.
+pub(crate) fn reason_counts(unbillable: &[Unbillable]) -> BTreeMap<String, u64> {
+    let mut reasons = BTreeMap::new();
+    for u in unbillable {
+        let short = u.reason.split(':').next().unwrap_or(&u.reason).to_string();
+        *reasons.entry(short).or_default() += 1;
+    }
+    reasons
 }
 
 /// The tariffs of `--tariff` (or evmon.toml), with `--customers` added.

@@ -102,11 +102,7 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     e.1 += l.amount;
                 }
             }
-            let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-            for u in &priced.unbillable {
-                let short = u.reason.split(':').next().unwrap_or(&u.reason).to_string();
-                *reasons.entry(short).or_default() += 1;
-            }
+            let reasons = bill::reason_counts(&priced.unbillable);
             (
                 Ok(bands
                     .into_iter()
