@@ -318,8 +318,9 @@ fn zones(stations: &DataFrame) -> PolarsResult<HashMap<String, Tz>> {
 struct SessionSpan {
     /// Index into the sorted station names (`Spans::names`).
     station: u32,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    /// Plug-in and end of charging, microseconds since the epoch.
+    start: i64,
+    end: i64,
     kwh: f64,
 }
 
@@ -351,56 +352,167 @@ fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Spans> {
     );
     let kwh = df.column("kwh")?.f64()?.clone();
     let mut out = Vec::with_capacity(df.height());
-    for i in 0..df.height() {
-        let (Some(id), Some(s), Some(e)) = (ids.get(i), start.get(i), kwh.get(i)) else {
+    let rows = ids
+        .iter()
+        .zip(start.iter())
+        .zip(stop.iter().zip(cend.iter()))
+        .zip(kwh.iter());
+    for (((id, s), (stop, cend)), e) in rows {
+        let (Some(id), Some(start), Some(kwh)) = (id, s, e) else {
             continue;
         };
         // Energy flows from plug-in to the end of charging (or to the stop,
         // or to the end of the window when the session is still open).
-        let end = cend
-            .get(i)
-            .or(stop.get(i))
-            .unwrap_or_else(|| until.timestamp_micros());
-        let (Some(start), Some(end)) = (
-            DateTime::from_timestamp_micros(s),
-            DateTime::from_timestamp_micros(end),
-        ) else {
-            continue;
-        };
+        let end = cend.or(stop).unwrap_or_else(|| until.timestamp_micros());
         out.push(SessionSpan {
             station: index[id],
             start,
             end: end.max(start),
-            kwh: e,
+            kwh,
         });
     }
     drop(index);
     Ok(Spans { names, spans: out })
 }
 
+const HOUR_US: i64 = 3_600_000_000;
+
 /// Spread each session's energy evenly over the time it charged, by UTC
-/// hour: (station, hour start in seconds) → kWh.
-fn hourly_energy(spans: &[SessionSpan]) -> FxHashMap<(u32, i64), f64> {
-    let mut out: FxHashMap<(u32, i64), f64> = FxHashMap::default();
+/// hour, and hand `f(station, hour start in seconds, kWh)` each station-hour
+/// that received energy, in station then hour order.
+///
+/// Sessions are bucketed by station and each station's hours summed in a
+/// dense buffer: with tens of millions of station-hours a hash map keyed by
+/// (station, hour) spent most of its time growing and zeroing memory.
+fn for_each_station_hour(spans: &[SessionSpan], stations: usize, mut f: impl FnMut(u32, i64, f64)) {
+    // Counting sort by station; stable, so each hour sums in input order.
+    let mut first = vec![0usize; stations + 1];
     for s in spans {
-        let total = (s.end - s.start).num_milliseconds() as f64;
-        if total <= 0.0 {
-            let hour = s.start.timestamp().div_euclid(3600) * 3600;
-            *out.entry((s.station, hour)).or_default() += s.kwh;
+        first[s.station as usize + 1] += 1;
+    }
+    for i in 0..stations {
+        first[i + 1] += first[i];
+    }
+    let mut next = first.clone();
+    let mut order = vec![0u32; spans.len()];
+    for (i, s) in spans.iter().enumerate() {
+        order[next[s.station as usize]] = i as u32;
+        next[s.station as usize] += 1;
+    }
+    // The last hour a span touches (its start hour when it has no length).
+    let last_hour = |s: &SessionSpan| (s.end - 1).max(s.start).div_euclid(HOUR_US);
+    // NaN marks an hour no session touched.
+    let mut buf: Vec<f64> = Vec::new();
+    for station in 0..stations {
+        let members = &order[first[station]..first[station + 1]];
+        if members.is_empty() {
             continue;
         }
-        let mut t = s.start;
-        while t < s.end {
-            let hour = t.timestamp().div_euclid(3600) * 3600;
-            let next = DateTime::from_timestamp(hour + 3600, 0)
-                .unwrap_or(s.end)
-                .min(s.end);
-            let share = (next - t).num_milliseconds() as f64 / total;
-            *out.entry((s.station, hour)).or_default() += s.kwh * share;
-            t = next;
+        let span = |i: &u32| &spans[*i as usize];
+        let lo = members
+            .iter()
+            .map(|i| span(i).start.div_euclid(HOUR_US))
+            .min();
+        let hi = members.iter().map(|i| last_hour(span(i))).max();
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            continue;
+        };
+        buf.clear();
+        buf.resize((hi - lo + 1) as usize, f64::NAN);
+        let mut add = |hour: i64, kwh: f64| {
+            let slot = &mut buf[(hour - lo) as usize];
+            *slot = if slot.is_nan() { kwh } else { *slot + kwh };
+        };
+        for s in members.iter().map(span) {
+            // Whole milliseconds, as the shares have always been counted.
+            let total = ((s.end - s.start) / 1000) as f64;
+            let mut hour = s.start.div_euclid(HOUR_US);
+            if total <= 0.0 {
+                add(hour, s.kwh);
+                continue;
+            }
+            let mut t = s.start;
+            while t < s.end {
+                let next = ((hour + 1) * HOUR_US).min(s.end);
+                add(hour, s.kwh * (((next - t) / 1000) as f64 / total));
+                t = next;
+                hour += 1;
+            }
+        }
+        for (i, kwh) in buf.iter().enumerate() {
+            if !kwh.is_nan() {
+                f(station as u32, (lo + i as i64) * 3600, *kwh);
+            }
         }
     }
-    out
+}
+
+/// Local calendar day, weekday (Monday = 0) and hour of every UTC hour the
+/// spans touch, per time zone in use: one table lookup per station-hour
+/// instead of a time zone conversion.
+struct LocalHours {
+    first_hour: i64,
+    /// Index into `tables` per station.
+    station_table: Vec<usize>,
+    tables: Vec<Vec<(NaiveDate, u8, u8)>>,
+}
+
+impl LocalHours {
+    fn new(spans: &[SessionSpan], station_zones: &[Option<Tz>]) -> Self {
+        let first_hour = spans.iter().map(|s| s.start.div_euclid(HOUR_US)).min();
+        let last_hour = spans
+            .iter()
+            .map(|s| (s.end - 1).max(s.start).div_euclid(HOUR_US))
+            .max();
+        let mut zones: Vec<Option<Tz>> = Vec::new();
+        let station_table = station_zones
+            .iter()
+            .map(|z| match zones.iter().position(|x| x == z) {
+                Some(i) => i,
+                None => {
+                    zones.push(*z);
+                    zones.len() - 1
+                }
+            })
+            .collect();
+        let (Some(first_hour), Some(last_hour)) = (first_hour, last_hour) else {
+            return LocalHours {
+                first_hour: 0,
+                station_table,
+                tables: Vec::new(),
+            };
+        };
+        let tables = zones
+            .iter()
+            .map(|zone| {
+                (first_hour..=last_hour)
+                    .map(|h| {
+                        let t = DateTime::from_timestamp(h * 3600, 0).unwrap_or_default();
+                        let local = match zone {
+                            Some(z) => t.with_timezone(z).naive_local(),
+                            None => t.naive_utc(),
+                        };
+                        (
+                            local.date(),
+                            local.weekday().num_days_from_monday() as u8,
+                            local.hour() as u8,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        LocalHours {
+            first_hour,
+            station_table,
+            tables,
+        }
+    }
+
+    /// The local (day, weekday, hour) of the UTC hour starting at `hour`
+    /// seconds, at a station; the hour must be one the spans touch.
+    fn at(&self, station: u32, hour: i64) -> (NaiveDate, u8, u8) {
+        self.tables[self.station_table[station as usize]][(hour / 3600 - self.first_hour) as usize]
+    }
 }
 
 /// Compute the profile.
@@ -416,18 +528,37 @@ pub fn build(
     let meta = input.stations.clone();
     let zones = zones(&meta)?;
     let Spans { names, spans } = spans(&sessions, input.until)?;
-    let hourly = hourly_energy(&spans);
     let station_zones: Vec<Option<Tz>> = names.iter().map(|n| zones.get(n).copied()).collect();
+    let local = LocalHours::new(&spans, &station_zones);
 
-    // CO2 per station from the hourly energy.
+    // Per station-hour: CO2 from the hour's grid intensity, and the daily
+    // energy and hour-of-week heat map in the station's local time.
     let mut grid_by_index = vec![0.0f64; names.len()];
     let mut missing_hours = 0u64;
-    for ((station, hour), kwh) in &hourly {
-        let (g, known) = co2.grid_at(*hour);
+    let mut daily: Vec<(String, NaiveDate, f64)> = Vec::new();
+    let mut heat_kwh = [[0.0f64; 24]; 7];
+    // Hours arrive in station then time order, and local days never go
+    // back in time: each day's energy is one run.
+    let mut current: Option<(u32, NaiveDate, f64)> = None;
+    for_each_station_hour(&spans, names.len(), |station, hour, kwh| {
+        let (g, known) = co2.grid_at(hour);
         if !known {
             missing_hours += 1;
         }
-        grid_by_index[*station as usize] += kwh * g / 1000.0;
+        grid_by_index[station as usize] += kwh * g / 1000.0;
+        let (day, weekday, hod) = local.at(station, hour);
+        heat_kwh[weekday as usize][hod as usize] += kwh;
+        match &mut current {
+            Some((s, d, sum)) if *s == station && *d == day => *sum += kwh,
+            _ => {
+                if let Some((s, d, sum)) = current.replace((station, day, kwh)) {
+                    daily.push((names[s as usize].clone(), d, sum));
+                }
+            }
+        }
+    });
+    if let Some((s, d, sum)) = current {
+        daily.push((names[s as usize].clone(), d, sum));
     }
     let grid_kg: HashMap<&str, f64> = names
         .iter()
@@ -436,26 +567,6 @@ pub fn build(
         .collect();
     let avoided_per_kwh = co2.petrol_g_per_km / co2.ev_kwh_per_km / 1000.0;
 
-    // Daily energy and the hour-of-week heat map, in local time.
-    let mut daily: FxHashMap<(u32, NaiveDate), f64> = FxHashMap::default();
-    let mut heat_kwh = [[0.0f64; 24]; 7];
-    for ((station, hour), kwh) in &hourly {
-        let t = DateTime::from_timestamp(*hour, 0).unwrap_or_default();
-        let local = match &station_zones[*station as usize] {
-            Some(z) => t.with_timezone(z).naive_local(),
-            None => t.naive_utc(),
-        };
-        *daily.entry((*station, local.date())).or_default() += kwh;
-        heat_kwh[local.weekday().num_days_from_monday() as usize][local.hour() as usize] += kwh;
-    }
-    // Index order is name order: sorting the keys sorts by name, then day.
-    let daily: Vec<(String, NaiveDate, f64)> = {
-        let mut days: Vec<((u32, NaiveDate), f64)> = daily.into_iter().collect();
-        days.sort_unstable_by_key(|(k, _)| *k);
-        days.into_iter()
-            .map(|((s, d), k)| (names[s as usize].clone(), d, k))
-            .collect()
-    };
     // Mean kW in each hour of the week: energy in that slot over the number
     // of such slots in the window.
     let mut heat = [[0.0f64; 24]; 7];
@@ -1158,17 +1269,42 @@ mod tests {
 
     #[test]
     fn energy_spreads_over_the_hours_it_flowed() {
-        let spans = vec![SessionSpan {
-            station: 0,
-            start: t("2026-10-01T08:30:00Z"),
-            end: t("2026-10-01T10:00:00Z"),
-            kwh: 15.0,
-        }];
-        let h = hourly_energy(&spans);
-        let at = |s: &str| h.get(&(0, t(s).timestamp())).copied().unwrap_or(0.0);
-        assert!((at("2026-10-01T08:00:00Z") - 5.0).abs() < 1e-9);
-        assert!((at("2026-10-01T09:00:00Z") - 10.0).abs() < 1e-9);
-        assert_eq!(h.len(), 2);
+        let us = |s: &str| t(s).timestamp_micros();
+        let spans = vec![
+            SessionSpan {
+                station: 1,
+                start: us("2026-10-01T08:30:00Z"),
+                end: us("2026-10-01T10:00:00Z"),
+                kwh: 15.0,
+            },
+            SessionSpan {
+                station: 0,
+                start: us("2026-10-01T09:15:00Z"),
+                end: us("2026-10-01T09:15:00Z"),
+                kwh: 2.0,
+            },
+            SessionSpan {
+                station: 1,
+                start: us("2026-10-01T09:45:00Z"),
+                end: us("2026-10-01T11:45:00Z"),
+                kwh: 4.0,
+            },
+        ];
+        let mut h = Vec::new();
+        for_each_station_hour(&spans, 3, |s, hour, kwh| h.push((s, hour, kwh)));
+        let at = |s: &str| t(s).timestamp();
+        let want = [
+            (0, at("2026-10-01T09:00:00Z"), 2.0),
+            (1, at("2026-10-01T08:00:00Z"), 5.0),
+            (1, at("2026-10-01T09:00:00Z"), 10.5),
+            (1, at("2026-10-01T10:00:00Z"), 2.0),
+            (1, at("2026-10-01T11:00:00Z"), 1.5),
+        ];
+        assert_eq!(h.len(), want.len(), "{h:?}");
+        for (got, want) in h.iter().zip(want) {
+            assert_eq!((got.0, got.1), (want.0, want.1));
+            assert!((got.2 - want.2).abs() < 1e-9, "{got:?} vs {want:?}");
+        }
     }
 
     #[test]
