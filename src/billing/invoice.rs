@@ -3,9 +3,12 @@
 //! per rate over them (EN 16931 BR-CO-17 style), so the total is exactly
 //! the sum of the lines plus the VAT lines.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use super::engine::{LineKind, SessionBill};
 use super::money::round_money;
@@ -47,69 +50,87 @@ pub struct Invoice {
 }
 
 /// The party a session is invoiced to.
-pub fn party(bill: &SessionBill, by: GroupBy) -> String {
+pub fn party(bill: &SessionBill, by: GroupBy) -> Cow<'_, str> {
     match by {
-        GroupBy::Customer => bill
-            .customer
-            .clone()
-            .or_else(|| bill.id_tag.as_ref().map(|t| format!("id tag {t}")))
-            .unwrap_or_else(|| "(no id tag)".into()),
-        GroupBy::IdTag => bill.id_tag.clone().unwrap_or_else(|| "(no id tag)".into()),
-        GroupBy::Station => bill.station.clone(),
+        GroupBy::Customer => match (&bill.customer, &bill.id_tag) {
+            (Some(c), _) => Cow::Borrowed(c),
+            (None, Some(t)) => Cow::Owned(format!("id tag {t}")),
+            (None, None) => Cow::Borrowed(NO_TAG),
+        },
+        GroupBy::IdTag => Cow::Borrowed(bill.id_tag.as_deref().unwrap_or(NO_TAG)),
+        GroupBy::Station => Cow::Borrowed(&bill.station),
     }
 }
 
-/// Group sessions into invoices (one per party and currency).
+const NO_TAG: &str = "(no id tag)";
+
+/// One invoice per party and currency, in party then currency order.
 pub fn invoices(bills: &[SessionBill], by: GroupBy) -> Vec<Invoice> {
-    let mut groups: BTreeMap<(String, String), Vec<&SessionBill>> = BTreeMap::new();
+    // Hashed, then sorted once: a month of a large fleet has hundreds of
+    // thousands of id tags.
+    let mut groups: FxHashMap<(Cow<'_, str>, &str), Vec<&SessionBill>> = FxHashMap::default();
     for b in bills {
         groups
-            .entry((party(b, by), b.currency.clone()))
+            .entry((party(b, by), b.currency.as_str()))
             .or_default()
             .push(b);
     }
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     groups
-        .into_iter()
-        .map(|((party, currency), list)| {
-            let minor_units = list[0].minor_units;
-            let sum = |kind: LineKind| -> Decimal {
-                list.iter().map(|b| b.amount_of(kind.clone())).sum()
-            };
-            let mut rates: BTreeMap<Decimal, Decimal> = BTreeMap::new();
-            for b in &list {
-                for l in &b.lines {
-                    *rates.entry(l.vat.normalize()).or_default() += l.amount;
-                }
-            }
-            let vat_groups: Vec<VatGroup> = rates
-                .into_iter()
-                .map(|(rate, base)| VatGroup {
-                    rate,
-                    base,
-                    vat: round_money(base * rate / Decimal::ONE_HUNDRED, minor_units),
-                })
-                .collect();
-            let net: Decimal = list.iter().flat_map(|b| &b.lines).map(|l| l.amount).sum();
-            let vat: Decimal = vat_groups.iter().map(|g| g.vat).sum();
-            Invoice {
-                party,
-                currency,
-                minor_units,
-                sessions: list.len() as u64,
-                kwh: list.iter().map(|b| b.energy_kwh).sum(),
-                energy: sum(LineKind::Energy),
-                time: sum(LineKind::Time),
-                idle: sum(LineKind::Idle),
-                fees: sum(LineKind::Fee),
-                discounts: sum(LineKind::Discount),
-                adjustments: sum(LineKind::Adjustment),
-                net,
-                vat_groups,
-                vat,
-                gross: net + vat,
-            }
-        })
+        .into_par_iter()
+        .map(|((party, currency), list)| invoice(party.into_owned(), currency, &list))
         .collect()
+}
+
+fn invoice(party: String, currency: &str, list: &[&SessionBill]) -> Invoice {
+    let minor_units = list[0].minor_units;
+    let mut by_kind = [Decimal::ZERO; 6];
+    let mut rates: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+    let mut net = Decimal::ZERO;
+    for l in list.iter().flat_map(|b| &b.lines) {
+        by_kind[kind_slot(&l.kind)] += l.amount;
+        *rates.entry(l.vat.normalize()).or_default() += l.amount;
+        net += l.amount;
+    }
+    let vat_groups: Vec<VatGroup> = rates
+        .into_iter()
+        .map(|(rate, base)| VatGroup {
+            rate,
+            base,
+            vat: round_money(base * rate / Decimal::ONE_HUNDRED, minor_units),
+        })
+        .collect();
+    let vat: Decimal = vat_groups.iter().map(|g| g.vat).sum();
+    let [energy, time, idle, fees, discounts, adjustments] = by_kind;
+    Invoice {
+        party,
+        currency: currency.to_string(),
+        minor_units,
+        sessions: list.len() as u64,
+        kwh: list.iter().map(|b| b.energy_kwh).sum(),
+        energy,
+        time,
+        idle,
+        fees,
+        discounts,
+        adjustments,
+        net,
+        vat_groups,
+        vat,
+        gross: net + vat,
+    }
+}
+
+fn kind_slot(kind: &LineKind) -> usize {
+    match kind {
+        LineKind::Energy => 0,
+        LineKind::Time => 1,
+        LineKind::Idle => 2,
+        LineKind::Fee => 3,
+        LineKind::Discount => 4,
+        LineKind::Adjustment => 5,
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::{note, write_output};
@@ -326,6 +327,16 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     DataFrame::new(n, cols)
 }
 
+/// A register reading in Wh as an exact decimal with 3 places, as it prints
+/// to the mWh. Whole Wh (most meters) skip the float formatting.
+fn wh_decimal(wh: f64) -> Decimal {
+    if wh.fract() == 0.0 && wh.abs() < 1e15 {
+        Decimal::new(wh as i64 * 1000, 3)
+    } else {
+        Decimal::from_str(&format!("{wh:.3}")).unwrap_or_default()
+    }
+}
+
 /// One row per invoice.
 fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<DataFrame> {
     let party = match by {
@@ -517,7 +528,10 @@ pub(crate) fn price(
             None => s.start >= since && s.start < until,
         }
     };
-    let mut bills: Vec<SessionBill> = Vec::new();
+    // Sessions are sorted into billable and not in order, then priced on
+    // every core: pricing is independent per session and the bulk of the
+    // work on a month of a large fleet.
+    let mut to_price: Vec<(SessionInput, usize, Tz)> = Vec::new();
     let mut unbillable: Vec<Unbillable> = Vec::new();
     let mut tariff_of: HashMap<String, usize> = HashMap::new();
     for s in &input.sessions {
@@ -574,7 +588,6 @@ pub(crate) fn price(
         else {
             continue;
         };
-        let tariff = &set.tariffs[i];
         let curve: Vec<(DateTime<Utc>, f64)> = input
             .samples
             .get(&*s.uid)
@@ -594,17 +607,24 @@ pub(crate) fn price(
             start: s.start,
             stop,
             charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
-            energy_wh: Decimal::from_str(&format!("{e:.3}")).unwrap_or_default(),
+            energy_wh: wh_decimal(e),
             curve,
         };
         tariff_of.insert(s.uid.to_string(), i);
-        let mut bill = billing::price_session(&session, tariff, zone);
-        if args.cdr_out.is_none() {
-            // Periods are only needed for CDRs; a year of sessions is a lot of them.
-            bill.periods = Vec::new();
-        }
-        bills.push(bill);
+        to_price.push((session, i, zone));
     }
+    let keep_periods = args.cdr_out.is_some();
+    let bills: Vec<SessionBill> = to_price
+        .into_par_iter()
+        .map(|(session, i, zone)| {
+            let mut bill = billing::price_session(&session, &set.tariffs[i], zone);
+            if !keep_periods {
+                // Periods are only needed for CDRs; a year of sessions is a lot of them.
+                bill.periods = Vec::new();
+            }
+            bill
+        })
+        .collect();
 
     Ok(Priced {
         bills,
@@ -612,4 +632,26 @@ pub(crate) fn price(
         tariff_of,
         now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wh_decimal_matches_the_formatted_reading() {
+        for wh in [
+            0.0,
+            29003.0,
+            -12.0,
+            29002.999999999996,
+            1234.5675,
+            0.0005,
+            7.1e14,
+        ] {
+            let slow = Decimal::from_str(&format!("{wh:.3}")).unwrap();
+            assert_eq!(wh_decimal(wh), slow, "{wh}");
+            assert_eq!(wh_decimal(wh).to_string(), slow.to_string(), "{wh}");
+        }
+    }
 }
