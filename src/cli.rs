@@ -558,6 +558,11 @@ pub struct IngestArgs {
     /// memory on inputs larger than RAM; tests use small values)
     #[arg(long, default_value_t = 200_000, value_name = "ROWS", hide = true)]
     pub spill_rows: usize,
+
+    /// MiB of gathered rows kept in memory before they go to staging files
+    /// on disk (0: always to disk, as tests of crash safety need)
+    #[arg(long, default_value_t = 1024, value_name = "MIB", hide = true)]
+    pub stage_memory: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

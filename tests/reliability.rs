@@ -144,7 +144,7 @@ fn sigkill_at_random_points_leaves_a_sound_store() {
         // does), so kills also land between staging and merging.
         let spill = if kills % 2 == 1 { "4000" } else { "200000" };
         let mut child: Child = evmon_at(&data)
-            .args(["ingest", "-q", "--spill-rows", spill])
+            .args(["ingest", "-q", "--stage-memory", "0", "--spill-rows", spill])
             .args(&names[1..])
             .stderr(Stdio::null())
             .spawn()
@@ -463,7 +463,7 @@ fn order_and_splitting_give_identical_results() {
         if rng.below(2) == 0 {
             let names: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
             assert!(evmon_at(&d)
-                .args(["ingest", "-q", "--spill-rows", spill])
+                .args(["ingest", "-q", "--stage-memory", "0", "--spill-rows", spill])
                 .args(&names)
                 .status()
                 .unwrap()
@@ -471,7 +471,15 @@ fn order_and_splitting_give_identical_results() {
         } else {
             for f in &files {
                 assert!(evmon_at(&d)
-                    .args(["ingest", "-q", "--spill-rows", spill, f.to_str().unwrap()])
+                    .args([
+                        "ingest",
+                        "-q",
+                        "--stage-memory",
+                        "0",
+                        "--spill-rows",
+                        spill,
+                        f.to_str().unwrap()
+                    ])
                     .status()
                     .unwrap()
                     .success());

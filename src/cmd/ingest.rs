@@ -17,7 +17,7 @@ use crate::ingest::ocpp::{Frames, OcppOptions, OcppReport, Proto};
 use crate::ingest::{self, presets, stations, Batch, ReadOptions, SessionOptions};
 use crate::output::progress;
 use crate::schema::{col, Table};
-use crate::store::{MergeStats, SourceRecord, Store};
+use crate::store::{MergeStats, SourceRecord, Store, StoreError};
 use crate::timeutil::{self, Ambiguous, DateOrder, DstPolicy, Gap};
 use crate::{exit, UsageError};
 
@@ -42,6 +42,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
+    txn.set_stage_memory(args.stage_memory.saturating_mul(1 << 20));
     if let Some(previous) = txn.crashed_writer() {
         note(
             global,
@@ -122,32 +123,57 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let start = done;
-        let mut spill = |b: &mut Batch| -> Result<(), ingest::IngestError> {
-            let keep = 10usize.saturating_sub(first_rejects.len());
-            first_rejects.extend(b.rejects.iter().take(keep).cloned());
-            for table in [
-                Table::Sessions,
-                Table::MeterValues,
-                Table::Events,
-                Table::Rejects,
-            ] {
-                txn.stage(table, b.frame(table, now))
-                    .map_err(|e| ingest::IngestError::Spill(Box::new(e)))?;
+        // Rows gathered past --spill-rows are turned into frames and staged
+        // by a second thread while this one goes on parsing.
+        let result = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+            let txn = &mut txn;
+            let stager = scope.spawn(move || -> Result<(), StoreError> {
+                for b in rx {
+                    for table in [
+                        Table::Sessions,
+                        Table::MeterValues,
+                        Table::Events,
+                        Table::Rejects,
+                    ] {
+                        txn.stage(table, b.frame(table, now))?;
+                    }
+                }
+                Ok(())
+            });
+            let mut spill = |b: &mut Batch| -> Result<(), ingest::IngestError> {
+                let keep = 10usize.saturating_sub(first_rejects.len());
+                first_rejects.extend(b.rejects.iter().take(keep).cloned());
+                let rows = Batch {
+                    sessions: std::mem::take(&mut b.sessions),
+                    meter_values: std::mem::take(&mut b.meter_values),
+                    events: std::mem::take(&mut b.events),
+                    rejects: std::mem::take(&mut b.rejects),
+                    stations: Vec::new(),
+                };
+                // A closed channel means the stager failed: its error is
+                // reported below.
+                tx.send(rows)
+                    .map_err(|_| ingest::IngestError::Spill("the staging thread stopped".into()))
+            };
+            let result = ingest::read_input(
+                input,
+                &opts,
+                &mut batch,
+                &mut frames,
+                &mut |pos| bar.set_position(start + pos),
+                &mut spill,
+            );
+            drop(spill);
+            drop(tx);
+            match stager.join() {
+                Ok(Ok(())) => result,
+                Ok(Err(e)) => Err(ingest::IngestError::Spill(Box::new(e))),
+                Err(_) => Err(ingest::IngestError::Spill(
+                    "the staging thread panicked".into(),
+                )),
             }
-            b.sessions.clear();
-            b.meter_values.clear();
-            b.events.clear();
-            b.rejects.clear();
-            Ok(())
-        };
-        let result = ingest::read_input(
-            input,
-            &opts,
-            &mut batch,
-            &mut frames,
-            &mut |pos| bar.set_position(start + pos),
-            &mut spill,
-        );
+        });
         done += size;
         bar.set_position(done);
         match result {

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Utc};
 use polars::prelude::*;
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::schema::Table;
@@ -195,6 +196,8 @@ impl Store {
             base,
             written: Vec::new(),
             staged: BTreeMap::new(),
+            staged_bytes: 0,
+            stage_memory: 0,
             now: Utc::now(),
         };
         let _ = fs::remove_dir_all(self.root.join(STAGING_DIR));
@@ -315,7 +318,10 @@ pub struct WriteTxn {
     manifest: Manifest,
     written: Vec<PathBuf>,
     /// Rows set aside by `stage`, per table and partition, in order.
-    staged: BTreeMap<(Table, String), Vec<PathBuf>>,
+    staged: BTreeMap<(Table, String), Vec<Staged>>,
+    /// Bytes of staged rows held in memory, and the most it may hold.
+    staged_bytes: usize,
+    stage_memory: usize,
     now: DateTime<Utc>,
 }
 
@@ -350,16 +356,27 @@ impl WriteTxn {
         entry
     }
 
-    /// Set rows aside for `table` without merging them yet: they are
-    /// written to staging files (by partition) and merged, in order and
-    /// before the rows given to `merge`, when `merge` is called for the
-    /// table. Keeps memory bounded when one input is larger than memory.
+    /// Set rows aside for `table` without merging them yet: they are kept
+    /// in memory while the staged rows fit in the budget
+    /// (`set_stage_memory`), else written to staging files (by partition),
+    /// and merged, in order and before the rows given to `merge`, when
+    /// `merge` is called for the table. Keeps memory bounded when one input
+    /// is larger than memory.
     pub fn stage(&mut self, table: Table, rows: DataFrame) -> Result<(), StoreError> {
         if rows.height() == 0 {
             return Ok(());
         }
         let rows = conform(table, rows)?;
         for (partition, mut part) in partition_rows(table, rows)? {
+            let size = part.estimated_size();
+            if self.staged_bytes + size <= self.stage_memory {
+                self.staged_bytes += size;
+                self.staged
+                    .entry((table, partition))
+                    .or_default()
+                    .push(Staged::Rows(part));
+                continue;
+            }
             let dir = self
                 .store
                 .root
@@ -367,10 +384,10 @@ impl WriteTxn {
                 .join(table.name())
                 .join(&partition);
             fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
-            let files = self.staged.entry((table, partition)).or_default();
-            let path = dir.join(format!("chunk-{:06}.parquet", files.len()));
+            let chunks = self.staged.entry((table, partition)).or_default();
+            let path = dir.join(format!("chunk-{:06}.parquet", chunks.len()));
             let file = File::create(&path).map_err(io_err(&path, "create"))?;
-            files.push(path.clone());
+            chunks.push(Staged::File(path.clone()));
             self.written.push(path.clone());
             // Staged files live for one ingest: favour speed over size.
             ParquetWriter::new(&file)
@@ -381,136 +398,91 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// How many bytes of staged rows `stage` keeps in memory before it
+    /// writes them to staging files (0: always write).
+    pub fn set_stage_memory(&mut self, bytes: usize) {
+        self.stage_memory = bytes;
+    }
+
     /// Merge `rows` (in `table`'s schema), after any rows staged for the
-    /// table, into the table.
+    /// table, into the table. Partitions are merged in parallel, each
+    /// reading its staged rows only when its turn comes, so memory holds a
+    /// few partitions, not the whole input.
     pub fn merge(&mut self, table: Table, rows: DataFrame) -> Result<MergeStats, StoreError> {
-        let mut stats = MergeStats {
-            offered: rows.height() as u64,
-            ..MergeStats::default()
-        };
-        let mut parts: BTreeMap<String, Vec<DataFrame>> = BTreeMap::new();
-        let staged: Vec<(String, Vec<PathBuf>)> = self
+        let mut stats = MergeStats::default();
+        let mut parts: BTreeMap<String, Vec<Staged>> = BTreeMap::new();
+        let keys: Vec<(Table, String)> = self
             .staged
-            .iter()
-            .filter(|((t, _), _)| *t == table)
-            .map(|((_, p), files)| (p.clone(), files.clone()))
+            .keys()
+            .filter(|(t, _)| *t == table)
+            .cloned()
             .collect();
-        for (partition, files) in &staged {
-            let df = scan_files(table, files)?.collect().map_err(pl_err(format!(
-                "cannot read rows staged for {}",
-                table.name()
-            )))?;
-            stats.offered += df.height() as u64;
-            parts.entry(partition.clone()).or_default().push(df);
+        for key in keys {
+            if let Some(chunks) = self.staged.remove(&key) {
+                parts.insert(key.1, chunks);
+            }
         }
         if rows.height() > 0 {
             let rows = conform(table, rows)?;
             for (partition, part) in partition_rows(table, rows)? {
-                parts.entry(partition).or_default().push(part);
+                parts.entry(partition).or_default().push(Staged::Rows(part));
             }
         }
-        for (partition, frames) in parts {
-            let mut frames = frames.into_iter();
-            let mut rows = frames.next().expect("a partition has rows");
-            for more in frames {
-                rows.vstack_mut(&more)
-                    .map_err(pl_err("cannot combine staged rows"))?;
-            }
-            self.merge_partition(table, &partition, rows, &mut stats)?;
-            if let Some(files) = self.staged.remove(&(table, partition)) {
-                for f in files {
-                    let _ = fs::remove_file(&f);
-                    self.written.retain(|w| *w != f);
+        let jobs: Vec<MergeJob> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (partition, chunks))| MergeJob {
+                existing: self
+                    .manifest
+                    .tables
+                    .get(table.name())
+                    .and_then(|p| p.get(&partition))
+                    .cloned(),
+                name: format!(
+                    "part-v{:08}-{:x}{:x}.parquet",
+                    self.base.version + 1,
+                    std::process::id(),
+                    self.now.timestamp_nanos_opt().unwrap_or_default() as u64
+                        ^ (self.written.len() + i) as u64
+                ),
+                partition,
+                chunks,
+            })
+            .collect();
+        let root = self.store.root.clone();
+        let done: Vec<Result<MergeDone, StoreError>> = jobs
+            .into_par_iter()
+            .map(|job| merge_partition(&root, table, job))
+            .collect();
+        // Record every file written before reporting a failure, so the
+        // dropped transaction removes them all.
+        let mut first_error = None;
+        for result in done {
+            match result {
+                Ok(d) => {
+                    self.written.extend(d.staged_files);
+                    stats.offered += d.offered;
+                    stats.before += d.before;
+                    stats.after += d.after;
+                    if let Some((path, entry)) = d.written {
+                        self.written.push(path);
+                        stats.partitions_written += 1;
+                        self.manifest
+                            .tables
+                            .entry(table.name().to_string())
+                            .or_default()
+                            .insert(d.partition, entry);
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
         }
-        Ok(stats)
-    }
-
-    fn merge_partition(
-        &mut self,
-        table: Table,
-        partition: &str,
-        rows: DataFrame,
-        stats: &mut MergeStats,
-    ) -> Result<(), StoreError> {
-        let existing = self
-            .manifest
-            .tables
-            .get(table.name())
-            .and_then(|p| p.get(partition))
-            .cloned();
-        let context = || format!("cannot merge into {}/{}", table.name(), partition);
-        let old = match &existing {
-            Some(entry) => Some(
-                scan_files(table, &[self.store.root.join(&entry.file)])?
-                    .collect()
-                    .map_err(pl_err(context()))?,
-            ),
-            None => None,
-        };
-        let before = old.as_ref().map_or(0, |df| df.height() as u64);
-        // New rows first: on a full tie `dedupe` keeps the later row, so
-        // what is already stored stays and re-ingesting rewrites nothing.
-        let combined = match &old {
-            Some(old) => rows.vstack(old).map_err(pl_err(context()))?,
-            None => rows,
-        };
-        let merged = dedupe(table, combined).map_err(pl_err(context()))?;
-        stats.before += before;
-        stats.after += merged.height() as u64;
-        if let Some(old) = &old {
-            if old.equals_missing(&merged) {
-                return Ok(()); // nothing new: keep the file we have
-            }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(stats),
         }
-        let entry = self.write_partition(table, partition, merged)?;
-        stats.partitions_written += 1;
-        self.manifest
-            .tables
-            .entry(table.name().to_string())
-            .or_default()
-            .insert(partition.to_string(), entry);
-        Ok(())
-    }
-
-    fn write_partition(
-        &mut self,
-        table: Table,
-        partition: &str,
-        mut df: DataFrame,
-    ) -> Result<PartitionEntry, StoreError> {
-        let dir_rel = format!("{}/{}", table.name(), partition);
-        let dir = self.store.root.join(&dir_rel);
-        fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
-        let unique = format!(
-            "{:x}{:x}",
-            std::process::id(),
-            self.now.timestamp_nanos_opt().unwrap_or_default() as u64 ^ self.written.len() as u64
-        );
-        let name = format!("part-v{:08}-{unique}.parquet", self.base.version + 1);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let path = dir.join(&name);
-        let file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
-        self.written.push(tmp.clone());
-        let rows = df.height() as u64;
-        ParquetWriter::new(&file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
-            .finish(&mut df)
-            .map_err(pl_err(format!("cannot write {}", tmp.display())))?;
-        file.sync_all().map_err(io_err(&tmp, "sync"))?;
-        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-        drop(file);
-        fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place"))?;
-        self.written.pop();
-        self.written.push(path);
-        sync_dir(&dir);
-        Ok(PartitionEntry {
-            file: format!("{dir_rel}/{name}"),
-            rows,
-            bytes,
-        })
     }
 
     /// Make the transaction visible: swap in the new manifest atomically.
@@ -581,15 +553,163 @@ impl Drop for WriteTxn {
     }
 }
 
+/// Rows set aside by `WriteTxn::stage`: in memory, or in a staging file.
+#[derive(Debug)]
+enum Staged {
+    Rows(DataFrame),
+    File(PathBuf),
+}
+
+/// One partition to merge: what is stored and what comes in.
+struct MergeJob {
+    partition: String,
+    existing: Option<PartitionEntry>,
+    chunks: Vec<Staged>,
+    /// File name of the new partition file.
+    name: String,
+}
+
+/// What merging one partition did.
+struct MergeDone {
+    partition: String,
+    offered: u64,
+    before: u64,
+    after: u64,
+    /// Staging files read (the transaction removes them).
+    staged_files: Vec<PathBuf>,
+    /// The new file and its manifest entry, unless nothing changed.
+    written: Option<(PathBuf, PartitionEntry)>,
+}
+
+/// Merge one partition: its stored rows and the new ones, deduplicated,
+/// written as a new file (not yet in the manifest).
+fn merge_partition(root: &Path, table: Table, job: MergeJob) -> Result<MergeDone, StoreError> {
+    let MergeJob {
+        partition,
+        existing,
+        chunks,
+        name,
+    } = job;
+    let mut staged_files = Vec::new();
+    let mut frames = Vec::with_capacity(chunks.len());
+    let mut offered = 0u64;
+    for chunk in chunks {
+        let df = match chunk {
+            Staged::Rows(df) => df,
+            Staged::File(path) => {
+                let df = scan_files(table, std::slice::from_ref(&path))?
+                    .collect()
+                    .map_err(pl_err(format!(
+                        "cannot read rows staged for {}",
+                        table.name()
+                    )))?;
+                staged_files.push(path);
+                df
+            }
+        };
+        offered += df.height() as u64;
+        frames.push(df);
+    }
+    let mut frames = frames.into_iter();
+    let mut rows = frames.next().expect("a partition has rows");
+    for more in frames {
+        rows.vstack_mut(&more)
+            .map_err(pl_err("cannot combine staged rows"))?;
+    }
+    let context = || format!("cannot merge into {}/{}", table.name(), partition);
+    let old = match &existing {
+        Some(entry) => Some(
+            scan_files(table, &[root.join(&entry.file)])?
+                .collect()
+                .map_err(pl_err(context()))?,
+        ),
+        None => None,
+    };
+    let before = old.as_ref().map_or(0, |df| df.height() as u64);
+    // New rows first: on a full tie `dedupe` keeps the later row, so
+    // what is already stored stays and re-ingesting rewrites nothing.
+    let combined = match &old {
+        Some(old) => rows.vstack(old).map_err(pl_err(context()))?,
+        None => rows,
+    };
+    let merged = dedupe(table, combined).map_err(pl_err(context()))?;
+    let after = merged.height() as u64;
+    let unchanged = old.as_ref().is_some_and(|old| old.equals_missing(&merged));
+    let written = if unchanged {
+        None // nothing new: keep the file we have
+    } else {
+        Some(write_partition(root, table, &partition, &name, merged)?)
+    };
+    Ok(MergeDone {
+        partition,
+        offered,
+        before,
+        after,
+        staged_files,
+        written,
+    })
+}
+
+/// Write a partition file: temporary name, sync, rename into place. On
+/// failure the temporary file is removed.
+fn write_partition(
+    root: &Path,
+    table: Table,
+    partition: &str,
+    name: &str,
+    mut df: DataFrame,
+) -> Result<(PathBuf, PartitionEntry), StoreError> {
+    let dir_rel = format!("{}/{}", table.name(), partition);
+    let dir = root.join(&dir_rel);
+    fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let rows = df.height() as u64;
+    let mut write = || -> Result<u64, StoreError> {
+        let file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
+        ParquetWriter::new(&file)
+            .with_compression(ParquetCompression::Zstd(None))
+            // Min, max and null counts (what pruning reads); distinct counts
+            // would cost a HyperLogLog pass over every column.
+            .with_statistics(StatisticsOptions::default())
+            .finish(&mut df)
+            .map_err(pl_err(format!("cannot write {}", tmp.display())))?;
+        file.sync_all().map_err(io_err(&tmp, "sync"))?;
+        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        drop(file);
+        fs::rename(&tmp, &path).map_err(io_err(&path, "rename into place"))?;
+        Ok(bytes)
+    };
+    let bytes = write().inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    sync_dir(&dir);
+    Ok((
+        path,
+        PartitionEntry {
+            file: format!("{dir_rel}/{name}"),
+            rows,
+            bytes,
+        },
+    ))
+}
+
 /// Split rows of `table` into its partitions (by month of the partition
 /// column, or the single `all` partition).
 fn partition_rows(table: Table, rows: DataFrame) -> Result<Vec<(String, DataFrame)>, StoreError> {
     let Some(ts) = table.partition_column() else {
         return Ok(vec![(manifest::ALL_PARTITION.to_string(), rows)]);
     };
+    // The month as one integer (year * 12 + month - 1): formatting a text
+    // key for every row cost more than the split itself.
     let tagged = rows
         .lazy()
-        .with_column(col(ts).dt().strftime("%Y-%m").alias(MONTH_COLUMN))
+        .with_column(
+            (col(ts).dt().year().cast(DataType::Int32) * lit(12i32)
+                + col(ts).dt().month().cast(DataType::Int32)
+                - lit(1i32))
+            .alias(MONTH_COLUMN),
+        )
         .collect()
         .map_err(pl_err("cannot partition rows by month"))?;
     let mut out = Vec::new();
@@ -599,10 +719,13 @@ fn partition_rows(table: Table, rows: DataFrame) -> Result<Vec<(String, DataFram
     {
         let month = part
             .column(MONTH_COLUMN)
-            .and_then(|c| c.str().cloned())
+            .and_then(|c| c.i32().cloned())
             .ok()
-            .and_then(|c| c.get(0).map(str::to_string))
-            .unwrap_or_else(|| "unknown".to_string());
+            .and_then(|c| c.get(0))
+            .map_or_else(
+                || "unknown".to_string(),
+                |m| format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
+            );
         let part = part
             .drop(MONTH_COLUMN)
             .map_err(pl_err("cannot partition rows by month"))?;
@@ -641,6 +764,42 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
         .chain(table.preference_columns())
         .map(|c| (*c).into())
         .collect();
+    let sort_columns: Vec<PlSmallStr> = table
+        .sort_columns()
+        .iter()
+        .map(|c| PlSmallStr::from(*c))
+        .collect();
+    // Fresh rows rarely repeat a key: when none does, there is nothing to
+    // choose between, and when the key is among the sort columns, one sort
+    // (no sort by preference, no unique pass) gives the same rows in the
+    // same order, as those columns then order distinct keys totally.
+    let sorted_by_key = table
+        .key_columns()
+        .iter()
+        .all(|k| table.sort_columns().contains(k));
+    let distinct_keys = if !sorted_by_key {
+        0
+    } else {
+        df.clone()
+            .lazy()
+            .select(key.iter().map(|k| col(k.clone())).collect::<Vec<_>>())
+            .unique(None, UniqueKeepStrategy::Any)
+            .select([len()])
+            .collect()?
+            .column("len")?
+            .u32()?
+            .get(0)
+            .unwrap_or(0) as usize
+    };
+    if sorted_by_key && distinct_keys == df.height() {
+        return df
+            .lazy()
+            .sort(
+                sort_columns,
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect();
+    }
     let n = order.len();
     df.lazy()
         .sort(
@@ -652,11 +811,7 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
         )
         .unique_stable(Some(cols(key)), UniqueKeepStrategy::Last)
         .sort(
-            table
-                .sort_columns()
-                .iter()
-                .map(|c| PlSmallStr::from(*c))
-                .collect::<Vec<_>>(),
+            sort_columns,
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()
