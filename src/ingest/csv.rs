@@ -69,8 +69,29 @@ impl<R: Read> LineLimiter<R> {
                 }
                 break;
             }
-            for &b in &chunk[..n] {
-                if b == b'\n' {
+            // Whole runs between newlines at a time (memchr), not byte by byte.
+            let mut rest = &chunk[..n];
+            while !rest.is_empty() {
+                let (run, newline) = match memchr::memchr(b'\n', rest) {
+                    Some(i) => (&rest[..i], true),
+                    None => (rest, false),
+                };
+                rest = &rest[run.len() + usize::from(newline)..];
+                if !self.skipping {
+                    if self.line.len() + run.len() > self.limit {
+                        let mut line = std::mem::take(&mut self.line);
+                        let room = KEPT_PREFIX.saturating_sub(line.len());
+                        line.extend_from_slice(&run[..run.len().min(room)]);
+                        line.truncate(KEPT_PREFIX);
+                        self.skipping = true;
+                        self.dropped.borrow_mut().push((self.line_no, line));
+                    } else if newline && self.line.is_empty() {
+                        self.ready.extend_from_slice(run);
+                    } else {
+                        self.line.extend_from_slice(run);
+                    }
+                }
+                if newline {
                     if self.skipping {
                         self.skipping = false;
                     } else {
@@ -78,14 +99,6 @@ impl<R: Read> LineLimiter<R> {
                     }
                     self.ready.push(b'\n');
                     self.line_no += 1;
-                } else if !self.skipping {
-                    self.line.push(b);
-                    if self.line.len() > self.limit {
-                        let mut line = std::mem::take(&mut self.line);
-                        line.truncate(KEPT_PREFIX);
-                        self.skipping = true;
-                        self.dropped.borrow_mut().push((self.line_no, line));
-                    }
                 }
             }
         }
