@@ -1173,6 +1173,34 @@ fn daily(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut 
 
 /// Read the inputs from collected frames of the store.
 pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
+    let mut out = Vec::with_capacity(df.height());
+    append_sessions(df, &mut StationNames::default(), &mut out)?;
+    Ok(out)
+}
+
+/// Station ids shared between the sessions of a station, across frames.
+#[derive(Debug, Default)]
+pub struct StationNames(FxHashMap<Box<str>, Arc<str>>);
+
+impl StationNames {
+    fn get(&mut self, id: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(id) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(id);
+        self.0.insert(id.into(), a.clone());
+        a
+    }
+}
+
+/// Append the sessions of `df` to `out` (callers read the store a
+/// partition at a time, so a frame of the whole window and its sessions are
+/// never in memory together).
+pub fn append_sessions(
+    df: &DataFrame,
+    names: &mut StationNames,
+    out: &mut Vec<Session>,
+) -> PolarsResult<()> {
     let s = |n: &str| -> PolarsResult<StringChunked> { Ok(df.column(n)?.str()?.clone()) };
     let f = |n: &str| -> PolarsResult<Float64Chunked> {
         Ok(df.column(n)?.cast(&DataType::Float64)?.f64()?.clone())
@@ -1199,13 +1227,12 @@ pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
         f(c::MAX_POWER_W)?,
     );
     let time = |v: Option<i64>| v.and_then(DateTime::from_timestamp_micros);
-    let mut out = Vec::with_capacity(df.height());
-    let mut names: FxHashMap<&str, Arc<str>> = FxHashMap::default();
+    out.reserve(df.height());
     for i in 0..df.height() {
         let (Some(u), Some(st), Some(s0)) = (uid.get(i), station.get(i), time(start.get(i))) else {
             continue;
         };
-        let station = names.entry(st).or_insert_with(|| Arc::from(st)).clone();
+        let station = names.get(st);
         out.push(Session {
             uid: u.into(),
             station,
@@ -1221,7 +1248,7 @@ pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
             max_power_w: p.get(i),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn events_from(df: &DataFrame) -> PolarsResult<Vec<Event>> {

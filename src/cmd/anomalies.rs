@@ -131,28 +131,35 @@ pub(crate) fn load(
     // Only the columns the rules read: Parquet projection skips the rest
     // (source file names, stop reasons, ...), and each frame is turned into
     // rows and dropped before the next is read, to bound peak memory.
-    let sessions = stations_filter(snapshot.scan(Table::Sessions, &range)?)
-        .filter(col(col::START).gt_eq(lit_time(history)))
-        .filter(col(col::START).lt(lit_time(until)))
-        .select(
-            [
-                col::SESSION_UID,
-                col::STATION_ID,
-                col::CONNECTOR_ID,
-                col::ID_TAG,
-                col::AUTH_STATUS,
-                col::START,
-                col::STOP,
-                col::CHARGING_END,
-                col::METER_START_WH,
-                col::METER_STOP_WH,
-                col::ENERGY_WH,
-                col::MAX_POWER_W,
-            ]
-            .map(col),
-        )
-        .collect()?;
-    let sessions = anomaly::sessions_from(&sessions)?;
+    // A month partition at a time: the frame of one month and the sessions
+    // of all are in memory together, never a frame of the whole window.
+    let files = snapshot.files(Table::Sessions, &range);
+    let mut sessions = Vec::with_capacity(snapshot.rows(Table::Sessions, &range) as usize);
+    let mut names = anomaly::StationNames::default();
+    for file in files {
+        let df = stations_filter(crate::store::scan_files(Table::Sessions, &[file])?)
+            .filter(col(col::START).gt_eq(lit_time(history)))
+            .filter(col(col::START).lt(lit_time(until)))
+            .select(
+                [
+                    col::SESSION_UID,
+                    col::STATION_ID,
+                    col::CONNECTOR_ID,
+                    col::ID_TAG,
+                    col::AUTH_STATUS,
+                    col::START,
+                    col::STOP,
+                    col::CHARGING_END,
+                    col::METER_START_WH,
+                    col::METER_STOP_WH,
+                    col::ENERGY_WH,
+                    col::MAX_POWER_W,
+                ]
+                .map(col),
+            )
+            .collect()?;
+        anomaly::append_sessions(&df, &mut names, &mut sessions)?;
+    }
     let events = stations_filter(snapshot.scan(Table::Events, &range)?)
         .filter(col(col::TS).gt_eq(lit_time(history)))
         .filter(col(col::TS).lt(lit_time(until)))

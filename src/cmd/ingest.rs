@@ -164,7 +164,6 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 &mut |pos| bar.set_position(start + pos),
                 &mut spill,
             );
-            drop(spill);
             drop(tx);
             match stager.join() {
                 Ok(Ok(())) => result,

@@ -230,6 +230,16 @@ impl Snapshot {
             .collect()
     }
 
+    /// Rows in the partitions of `table` overlapping `range` (an upper
+    /// bound of the rows a read of the range returns).
+    pub fn rows(&self, table: Table, range: &TimeRange) -> u64 {
+        self.manifest
+            .partitions(table.name())
+            .filter(|(partition, _)| partition_overlaps(partition, range))
+            .map(|(_, entry)| entry.rows)
+            .sum()
+    }
+
     /// Lazy scan of `table`, pruned to the month partitions overlapping
     /// `range` (rows are not filtered: the caller filters on its column).
     pub fn scan(&self, table: Table, range: &TimeRange) -> Result<LazyFrame, StoreError> {
