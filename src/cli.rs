@@ -563,6 +563,12 @@ pub struct IngestArgs {
     /// on disk (0: always to disk, as tests of crash safety need)
     #[arg(long, default_value_t = 1024, value_name = "MIB", hide = true)]
     pub stage_memory: usize,
+
+    /// Inputs up to this many MiB in all have their OCPP frames rebuilt in
+    /// memory; larger ones go through bucket files by charge point on disk
+    /// (0: always on disk)
+    #[arg(long, default_value_t = 256, value_name = "MIB", hide = true)]
+    pub ocpp_memory: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -94,6 +94,15 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let mut frames = Frames::default();
+    let input_bytes: u64 = inputs.iter().map(ingest::Input::size).sum();
+    if input_bytes > (args.ocpp_memory as u64).saturating_mul(1 << 20) {
+        // Frames of large dumps wait on disk, in buckets of charge points
+        // (about 128 MiB of input each), not in memory.
+        let buckets = (input_bytes >> 27).clamp(16, 256) as usize;
+        frames
+            .spill_to(&txn.staging_dir().join("ocpp"), buckets)
+            .context("cannot prepare the staging area of the store")?;
+    }
 
     let mut batch = Batch::default();
     batch.stations.extend(station_meta.iter().cloned());
@@ -216,7 +225,35 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    let ocpp = (!frames.is_empty()).then(|| frames.reconstruct(opts.ocpp.proto, &mut batch));
+    let ocpp = if frames.is_empty() {
+        None
+    } else {
+        // Spilled frames come back a bucket of charge points at a time;
+        // each bucket's rows are staged before the next is read.
+        let mut stage = |b: &mut Batch| -> Result<(), ingest::IngestError> {
+            let keep = 10usize.saturating_sub(first_rejects.len());
+            first_rejects.extend(b.rejects.iter().take(keep).cloned());
+            for table in [
+                Table::Sessions,
+                Table::MeterValues,
+                Table::Events,
+                Table::Rejects,
+            ] {
+                txn.stage(table, b.frame(table, now))
+                    .map_err(|e| ingest::IngestError::Spill(Box::new(e)))?;
+            }
+            b.sessions.clear();
+            b.meter_values.clear();
+            b.events.clear();
+            b.rejects.clear();
+            Ok(())
+        };
+        Some(
+            frames
+                .reconstruct(opts.ocpp.proto, &mut batch, &mut stage)
+                .context("cannot rebuild sessions from the OCPP frames (nothing was committed, the store is unchanged; fix the cause, e.g. free disk space, and rerun)")?,
+        )
+    };
     if let Some(o) = &ocpp {
         totals.frames_rejected += o.unpaired;
         if o.unpaired > 0 {

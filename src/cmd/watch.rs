@@ -205,7 +205,8 @@ fn store_chunks(
         inputs.push(input);
     }
     if !frames.is_empty() {
-        let report = frames.reconstruct(opts.ocpp.proto, &mut batch);
+        // Never set aside on disk here: a pass holds only the new frames.
+        let report = frames.reconstruct(opts.ocpp.proto, &mut batch, &mut |_| Ok(()))?;
         if report.unpaired > 0 {
             ingest::fill_missing_raw(&inputs, &mut batch.rejects)?;
         }

@@ -408,6 +408,12 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// Scratch space of this writer inside the store (removed when the
+    /// transaction ends, and by the next writer after a crash).
+    pub fn staging_dir(&self) -> PathBuf {
+        self.store.root.join(STAGING_DIR)
+    }
+
     /// How many bytes of staged rows `stage` keeps in memory before it
     /// writes them to staging files (0: always write).
     pub fn set_stage_memory(&mut self, bytes: usize) {

@@ -8,8 +8,11 @@ pub mod frame;
 pub mod messages;
 pub mod reconstruct;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -42,16 +45,175 @@ pub struct Frames {
     pub frames: Vec<Frame>,
     pub files: Vec<Arc<str>>,
     interner: frame::Interner,
+    /// How each file's lines are read again from a spill.
+    contexts: Vec<FileContext>,
+    spill: Option<FrameSpill>,
+}
+
+/// What parsing a line of a file needs besides the line.
+#[derive(Debug, Clone)]
+struct FileContext {
+    layout: Layout,
+    cp: Option<Arc<str>>,
+    proto: Option<Proto>,
+    tz: Option<Tz>,
+}
+
+/// Lines of frames set aside on disk, one bucket file per group of charge
+/// points: reconstruction needs all of a charge point's frames at once, and
+/// a bucket at a time bounds memory whatever the size of the dumps.
+#[derive(Debug)]
+struct FrameSpill {
+    dir: PathBuf,
+    buckets: Vec<BufWriter<File>>,
+    lines: u64,
+}
+
+impl FrameSpill {
+    fn path(&self, bucket: usize) -> PathBuf {
+        self.dir.join(format!("bucket-{bucket:04}.bin"))
+    }
+}
+
+/// One spilled line: file index, line number, text.
+fn write_record(w: &mut impl Write, file: u32, line: u64, text: &[u8]) -> std::io::Result<()> {
+    w.write_all(&file.to_le_bytes())?;
+    w.write_all(&line.to_le_bytes())?;
+    w.write_all(&(text.len() as u32).to_le_bytes())?;
+    w.write_all(text)
+}
+
+fn read_record(r: &mut impl Read) -> std::io::Result<Option<(u32, u64, Vec<u8>)>> {
+    let mut head = [0u8; 16];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let file = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes"));
+    let line = u64::from_le_bytes(head[4..12].try_into().expect("8 bytes"));
+    let len = u32::from_le_bytes(head[12..16].try_into().expect("4 bytes")) as usize;
+    let mut text = vec![0u8; len];
+    r.read_exact(&mut text)?;
+    Ok(Some((file, line, text)))
 }
 
 impl Frames {
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.frames.is_empty() && self.spill.as_ref().is_none_or(|s| s.lines == 0)
     }
 
-    /// Reconstruct sessions, meter values and events into `batch`.
-    pub fn reconstruct(self, proto: Option<Proto>, batch: &mut Batch) -> OcppReport {
-        reconstruct::reconstruct(self.frames, &self.files, proto, batch)
+    /// From now on, set frames aside in `buckets` files under `dir` (which
+    /// the caller removes afterwards) instead of keeping them in memory.
+    pub fn spill_to(&mut self, dir: &Path, buckets: usize) -> Result<(), IngestError> {
+        let io = |source| IngestError::Io {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut spill = FrameSpill {
+            dir: dir.to_path_buf(),
+            buckets: Vec::new(),
+            lines: 0,
+        };
+        for b in 0..buckets.max(1) {
+            let file = File::create(spill.path(b)).map_err(io)?;
+            spill.buckets.push(BufWriter::with_capacity(1 << 16, file));
+        }
+        self.spill = Some(spill);
+        Ok(())
+    }
+
+    /// Keep a parsed frame: in memory, or its line in its charge point's
+    /// bucket.
+    fn keep(&mut self, f: Frame, text: &[u8]) -> std::io::Result<()> {
+        match &mut self.spill {
+            None => self.frames.push(f),
+            Some(spill) => {
+                let mut h = rustc_hash::FxHasher::default();
+                f.cp.hash(&mut h);
+                let b = (h.finish() % spill.buckets.len() as u64) as usize;
+                write_record(&mut spill.buckets[b], f.file, f.line, text)?;
+                spill.lines += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reconstruct sessions, meter values and events into `batch`. Frames
+    /// set aside on disk are read back a bucket at a time, and `spill`
+    /// takes the rows of each bucket.
+    pub fn reconstruct(
+        mut self,
+        proto: Option<Proto>,
+        batch: &mut Batch,
+        spill: &mut super::Spill,
+    ) -> Result<OcppReport, IngestError> {
+        let Some(mut disk) = self.spill.take() else {
+            return Ok(reconstruct::reconstruct(
+                self.frames,
+                &self.files,
+                proto,
+                batch,
+            ));
+        };
+        let mut total =
+            reconstruct::reconstruct(std::mem::take(&mut self.frames), &self.files, proto, batch);
+        let buckets = std::mem::take(&mut disk.buckets);
+        for (b, writer) in buckets.into_iter().enumerate() {
+            let path = disk.path(b);
+            let io = |source| IngestError::Io {
+                path: path.display().to_string(),
+                source,
+            };
+            writer.into_inner().map_err(|e| io(e.into_error()))?;
+            let mut reader = BufReader::with_capacity(1 << 16, File::open(&path).map_err(io)?);
+            let mut frames = Vec::new();
+            let mut texts: HashMap<(u32, u64), Vec<u8>> = HashMap::new();
+            while let Some((file, line, text)) = read_record(&mut reader).map_err(io)? {
+                let Some(fc) = self.contexts.get(file as usize) else {
+                    continue;
+                };
+                let ctx = frame::LineContext {
+                    file,
+                    line,
+                    cp: fc.cp.as_ref(),
+                    proto: fc.proto,
+                    tz: fc.tz,
+                };
+                let text_str = String::from_utf8_lossy(&text);
+                let parsed = match fc.layout {
+                    Layout::Envelope => {
+                        frame::parse_envelope_line(&text_str, &ctx, &mut self.interner)
+                    }
+                    Layout::Log => frame::parse_log_line(&text_str, &ctx, &mut self.interner),
+                };
+                // It parsed when it was read: the same line parses again.
+                if let Ok(f) = parsed {
+                    frames.push(f);
+                    texts.insert((file, line), text);
+                }
+            }
+            drop(reader);
+            let _ = std::fs::remove_file(&path);
+            let first_reject = batch.rejects.len();
+            let report = reconstruct::reconstruct(frames, &self.files, proto, batch);
+            // Rejects of answers without a call: the line is at hand.
+            for r in &mut batch.rejects[first_reject..] {
+                if !r.raw.is_empty() {
+                    continue;
+                }
+                let file = self.files.iter().position(|f| *f == r.source_file);
+                if let Some(text) = file.and_then(|i| texts.get(&(i as u32, r.line))) {
+                    let text = String::from_utf8_lossy(&text[..text.len().min(2048)]);
+                    r.raw = text.trim_end().to_string();
+                }
+            }
+            total.add(&report);
+            spill(batch)?;
+        }
+        let _ = std::fs::remove_dir(&disk.dir);
+        Ok(total)
     }
 }
 
@@ -93,6 +255,12 @@ pub fn read_frames(
             }
         })
         .map(|c| acc.interner.get(&c));
+    acc.contexts.push(FileContext {
+        layout,
+        cp: cp.clone(),
+        proto: opts.proto,
+        tz: opts.tz,
+    });
     let mut report = FileReport::new(match layout {
         Layout::Envelope => "ocpp/jsonl",
         Layout::Log => "ocpp/log",
@@ -154,7 +322,11 @@ pub fn read_frames(
         match parsed {
             Ok(f) => {
                 report.rows_read += 1;
-                acc.frames.push(f);
+                acc.keep(f, text.as_bytes())
+                    .map_err(|source| IngestError::Io {
+                        path: "the frames set aside on disk".to_string(),
+                        source,
+                    })?;
             }
             Err(frame::LineError::Skip) => {}
             Err(frame::LineError::NotAFrame) => not_frames += 1,
@@ -392,7 +564,7 @@ mod tests {
                 let mut batch = Batch::default();
                 let file: Arc<str> = Arc::from("fuzz.jsonl");
                 read_frames(text.as_bytes(), &file, Layout::Envelope, &OcppOptions::default(), &mut frames, &mut batch, &mut |_| {}).unwrap();
-                frames.reconstruct(None, &mut batch);
+                frames.reconstruct(None, &mut batch, &mut |_| Ok(())).unwrap();
                 for s in &batch.sessions {
                     if let Some(e) = s.energy_wh {
                         prop_assert!(e.is_finite() && e >= 0.0, "session {} energy {e}", s.session_uid);

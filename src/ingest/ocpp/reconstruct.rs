@@ -38,6 +38,21 @@ pub struct OcppReport {
     pub charge_points: u64,
 }
 
+impl OcppReport {
+    /// Add the counts of another part of the same run.
+    pub fn add(&mut self, o: &OcppReport) {
+        self.frames += o.frames;
+        self.duplicates += o.duplicates;
+        self.unpaired += o.unpaired;
+        self.sessions += o.sessions;
+        self.open_sessions += o.open_sessions;
+        self.meter_values += o.meter_values;
+        self.events += o.events;
+        self.signed_skipped += o.signed_skipped;
+        self.charge_points += o.charge_points;
+    }
+}
+
 /// Event kinds written to the events table.
 pub mod kind {
     pub const STATUS: &str = "status";
