@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -324,24 +324,11 @@ struct SessionSpan {
     kwh: f64,
 }
 
-/// Sessions as spans, with station ids interned (sorted, so index order is
-/// name order): hashing and comparing short integers instead of strings is
-/// most of the speed of the hourly spreading on millions of sessions.
-struct Spans {
-    names: Vec<String>,
-    spans: Vec<SessionSpan>,
-}
-
-fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Spans> {
-    let ids = df.column(c::STATION_ID)?.str()?.clone();
-    let unique: FxHashSet<&str> = ids.iter().flatten().collect();
-    let mut names: Vec<String> = unique.into_iter().map(str::to_string).collect();
-    names.sort_unstable();
-    let index: FxHashMap<&str, u32> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i as u32))
-        .collect();
+fn spans(
+    df: &DataFrame,
+    rows: &StationRows,
+    until: DateTime<Utc>,
+) -> PolarsResult<Vec<SessionSpan>> {
     let micros = |name: &str| -> PolarsResult<Int64Chunked> {
         Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
     };
@@ -352,27 +339,236 @@ fn spans(df: &DataFrame, until: DateTime<Utc>) -> PolarsResult<Spans> {
     );
     let kwh = df.column("kwh")?.f64()?.clone();
     let mut out = Vec::with_capacity(df.height());
-    let rows = ids
+    let columns = rows
+        .of_row
         .iter()
         .zip(start.iter())
         .zip(stop.iter().zip(cend.iter()))
         .zip(kwh.iter());
-    for (((id, s), (stop, cend)), e) in rows {
-        let (Some(id), Some(start), Some(kwh)) = (id, s, e) else {
+    for (((&station, s), (stop, cend)), e) in columns {
+        let (Some(start), Some(kwh)) = (s, e) else {
             continue;
         };
+        if station == NO_STATION {
+            continue;
+        }
         // Energy flows from plug-in to the end of charging (or to the stop,
         // or to the end of the window when the session is still open).
         let end = cend.or(stop).unwrap_or_else(|| until.timestamp_micros());
         out.push(SessionSpan {
-            station: index[id],
+            station,
             start,
             end: end.max(start),
             kwh,
         });
     }
-    drop(index);
-    Ok(Spans { names, spans: out })
+    Ok(out)
+}
+
+/// Order of floats as polars sorts them: NaN after every number.
+fn nan_last(a: &f64, b: &f64) -> std::cmp::Ordering {
+    a.partial_cmp(b)
+        .unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
+}
+
+/// Linear-interpolated quantile of `v` (nulls already left out), as polars'
+/// `QuantileMethod::Linear`; `None` when empty.
+fn quantile_linear(v: &mut [f64], q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let at = (v.len() - 1) as f64 * q;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    let (_, low, rest) = v.select_nth_unstable_by(lo, nan_last);
+    let low = *low;
+    if hi == lo {
+        return Some(low);
+    }
+    // The next value up is the smallest of those above.
+    let high = rest.iter().copied().min_by(nan_last).unwrap_or(low);
+    Some(low + (high - low) * (at - lo as f64))
+}
+
+/// The per-station aggregates of the station table (`common_aggs` plus
+/// first and last session and connectors seen), computed in one pass over
+/// rows bucketed by station: on millions of sessions a polars group-by on
+/// the text key spent seconds gathering each column per group.
+fn station_aggs(sessions: &DataFrame, rows: &StationRows) -> PolarsResult<DataFrame> {
+    let n = rows.names.len();
+    let f =
+        |name: &str| -> PolarsResult<Float64Chunked> { Ok(sessions.column(name)?.f64()?.clone()) };
+    let (kwh, duration, charging, idle, idle_base, plugged, peak, mean_kw) = (
+        f("kwh")?,
+        f("duration_h")?,
+        f("charging_h")?,
+        f("idle_h")?,
+        f("idle_base_h")?,
+        f("plugged_h")?,
+        f("peak_kw_session")?,
+        f("mean_kw")?,
+    );
+    let start = sessions.column(c::START)?.cast(&DataType::Int64)?;
+    let start = start.i64()?;
+    let connector = sessions.column(c::CONNECTOR_ID)?.cast(&DataType::Int32)?;
+    let connector = connector.i32()?;
+
+    #[derive(Default, Clone)]
+    struct Acc {
+        rows: u64,
+        kwh: (f64, u64),
+        duration: (f64, u64),
+        charging: f64,
+        idle: f64,
+        idle_base: f64,
+        plugged: f64,
+        peak: Option<f64>,
+        first: Option<i64>,
+        last: Option<i64>,
+        kwh_values: Vec<f64>,
+        kw_values: Vec<f64>,
+        connectors: Vec<Option<i32>>,
+    }
+    let mut acc = vec![Acc::default(); n];
+    let columns = kwh
+        .iter()
+        .zip(duration.iter())
+        .zip(charging.iter().zip(idle.iter()))
+        .zip(idle_base.iter().zip(plugged.iter()))
+        .zip(peak.iter().zip(mean_kw.iter()))
+        .zip(start.iter().zip(connector.iter()));
+    for (i, row) in columns.enumerate() {
+        let station = rows.of_row[i];
+        if station == NO_STATION {
+            continue;
+        }
+        let a = &mut acc[station as usize];
+        let ((((kwh, duration), (charging, idle)), (idle_base, plugged)), (peak, kw)) = row.0;
+        let (start, connector) = row.1;
+        a.rows += 1;
+        if let Some(v) = kwh {
+            a.kwh.0 += v;
+            a.kwh.1 += 1;
+            a.kwh_values.push(v);
+        }
+        if let Some(v) = duration {
+            a.duration.0 += v;
+            a.duration.1 += 1;
+        }
+        a.charging += charging.unwrap_or(0.0);
+        a.idle += idle.unwrap_or(0.0);
+        a.idle_base += idle_base.unwrap_or(0.0);
+        a.plugged += plugged.unwrap_or(0.0);
+        if let Some(p) = peak {
+            // NaN is skipped, as polars' max does.
+            a.peak = Some(a.peak.map_or(p, |m| m.max(p)));
+        }
+        if let Some(v) = kw {
+            a.kw_values.push(v);
+        }
+        if let Some(s) = start {
+            a.first = Some(a.first.map_or(s, |m| m.min(s)));
+            a.last = Some(a.last.map_or(s, |m| m.max(s)));
+        }
+        if !a.connectors.contains(&connector) {
+            a.connectors.push(connector);
+        }
+    }
+    let mean = |(sum, count): (f64, u64)| (count > 0).then(|| sum / count as f64);
+    let mut out = StationAggColumns::default();
+    for (name, mut a) in rows.names.iter().zip(acc) {
+        if a.rows == 0 {
+            continue;
+        }
+        out.station.push(name.as_str());
+        out.sessions.push(a.rows);
+        out.kwh.push(a.kwh.0);
+        out.mean_kwh.push(mean(a.kwh));
+        out.p95_kwh.push(quantile_linear(&mut a.kwh_values, 0.95));
+        out.mean_duration.push(mean(a.duration));
+        out.charging.push(a.charging);
+        out.idle.push(a.idle);
+        out.idle_base.push(a.idle_base);
+        out.plugged.push(a.plugged);
+        out.peak.push(a.peak);
+        out.median_kw.push(quantile_linear(&mut a.kw_values, 0.5));
+        out.first.push(a.first);
+        out.last.push(a.last);
+        out.connectors.push(a.connectors.len() as i32);
+    }
+    let time = |name: &str, v: Vec<Option<i64>>| -> PolarsResult<Column> {
+        Int64Chunked::from_iter_options(name.into(), v.into_iter())
+            .into_column()
+            .cast(&utc_datetime())
+    };
+    DataFrame::new(
+        out.station.len(),
+        vec![
+            Column::new(c::STATION_ID.into(), out.station),
+            Column::new("sessions".into(), out.sessions),
+            Column::new("kwh".into(), out.kwh),
+            Column::new("mean_kwh".into(), out.mean_kwh),
+            Column::new("p95_kwh".into(), out.p95_kwh),
+            Column::new("mean_duration_h".into(), out.mean_duration),
+            Column::new("charging_h".into(), out.charging),
+            Column::new("idle_h".into(), out.idle),
+            Column::new("idle_base_h".into(), out.idle_base),
+            Column::new("plugged_h".into(), out.plugged),
+            Column::new("peak_kw".into(), out.peak),
+            Column::new("median_session_kw".into(), out.median_kw),
+            time("first_session", out.first)?,
+            time("last_session", out.last)?,
+            Column::new("connectors_seen".into(), out.connectors),
+        ],
+    )
+}
+
+#[derive(Default)]
+struct StationAggColumns<'a> {
+    station: Vec<&'a str>,
+    sessions: Vec<u64>,
+    kwh: Vec<f64>,
+    mean_kwh: Vec<Option<f64>>,
+    p95_kwh: Vec<Option<f64>>,
+    mean_duration: Vec<Option<f64>>,
+    charging: Vec<f64>,
+    idle: Vec<f64>,
+    idle_base: Vec<f64>,
+    plugged: Vec<f64>,
+    peak: Vec<Option<f64>>,
+    median_kw: Vec<Option<f64>>,
+    first: Vec<Option<i64>>,
+    last: Vec<Option<i64>>,
+    connectors: Vec<i32>,
+}
+
+/// Row index of "no station" in `StationRows::of_row`.
+const NO_STATION: u32 = u32::MAX;
+
+/// The station of every session row, interned: names sorted (so index
+/// order is name order) and one index per row.
+struct StationRows {
+    names: Vec<String>,
+    of_row: Vec<u32>,
+}
+
+impl StationRows {
+    fn new(df: &DataFrame) -> PolarsResult<StationRows> {
+        let ids = df.column(c::STATION_ID)?.str()?.clone();
+        let unique: FxHashSet<&str> = ids.iter().flatten().collect();
+        let mut names: Vec<String> = unique.into_iter().map(str::to_string).collect();
+        names.sort_unstable();
+        let index: FxHashMap<&str, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
+        let of_row = ids
+            .iter()
+            .map(|id| id.map_or(NO_STATION, |id| index[id]))
+            .collect();
+        drop(index);
+        Ok(StationRows { names, of_row })
+    }
 }
 
 const HOUR_US: i64 = 3_600_000_000;
@@ -527,7 +723,9 @@ pub fn build(
     let sessions = session_frame(input).collect()?;
     let meta = input.stations.clone();
     let zones = zones(&meta)?;
-    let Spans { names, spans } = spans(&sessions, input.until)?;
+    let rows = StationRows::new(&sessions)?;
+    let spans = spans(&sessions, &rows, input.until)?;
+    let names = &rows.names;
     let station_zones: Vec<Option<Tz>> = names.iter().map(|n| zones.get(n).copied()).collect();
     let local = LocalHours::new(&spans, &station_zones);
 
@@ -594,6 +792,7 @@ pub fn build(
         GroupBy::Station => station_table(
             input,
             &sessions,
+            &rows,
             &meta,
             &zones,
             rules,
@@ -607,7 +806,7 @@ pub fn build(
             Vec::new(),
         ),
         GroupBy::Connector => (connector_table(&sessions, window_h)?, Vec::new()),
-        GroupBy::Day => (day_table(&daily, &sessions, &zones)?, Vec::new()),
+        GroupBy::Day => (day_table(&daily, &sessions, &rows, &zones)?, Vec::new()),
         GroupBy::HourOfWeek => (hour_of_week_table(&heat, &heat_kwh)?, Vec::new()),
     };
     let kwh_total: f64 = spans.iter().map(|s| s.kwh).sum();
@@ -650,6 +849,7 @@ fn window_days_of(
 fn station_table(
     input: &ProfileInput,
     sessions: &DataFrame,
+    rows: &StationRows,
     meta: &DataFrame,
     zones: &HashMap<String, Tz>,
     rules: &HintRules,
@@ -658,18 +858,7 @@ fn station_table(
     grid_kg: &HashMap<&str, f64>,
     avoided_per_kwh: f64,
 ) -> Result<(DataFrame, Vec<Hint>), ProfileError> {
-    let agg = sessions.clone().lazy().group_by([col(c::STATION_ID)]).agg({
-        let mut a = common_aggs();
-        a.push(col(c::START).min().alias("first_session"));
-        a.push(col(c::START).max().alias("last_session"));
-        a.push(
-            col(c::CONNECTOR_ID)
-                .n_unique()
-                .cast(DataType::Int32)
-                .alias("connectors_seen"),
-        );
-        a
-    });
+    let agg = station_aggs(sessions, rows)?.lazy();
     // Faults: Faulted statuses and NotifyEvent problems in the window.
     let faults = input
         .events
@@ -765,7 +954,7 @@ fn station_table(
         .map(|s| s.map(str::to_string))
         .collect();
 
-    let days = days_with_sessions_counts(sessions, zones)?;
+    let days = days_with_sessions_counts(sessions, rows, zones)?;
     let mut days_without = Vec::with_capacity(n);
     let mut fault_counts = Vec::with_capacity(n);
     let mut top_codes = Vec::with_capacity(n);
@@ -1148,6 +1337,7 @@ fn connector_table(sessions: &DataFrame, window_h: f64) -> PolarsResult<DataFram
 fn day_table(
     daily: &[(String, NaiveDate, f64)],
     sessions: &DataFrame,
+    rows: &StationRows,
     zones: &HashMap<String, Tz>,
 ) -> PolarsResult<DataFrame> {
     // Energy by the local day it flowed; sessions by the local day they started.
@@ -1158,7 +1348,7 @@ fn day_table(
         e.1.insert(station.as_str());
     }
     let mut started: BTreeMap<NaiveDate, u64> = BTreeMap::new();
-    for (station, days) in days_with_sessions_counts(sessions, zones)? {
+    for (station, days) in days_with_sessions_counts(sessions, rows, zones)? {
         let _ = station;
         for (d, n) in days {
             *started.entry(d).or_default() += n;
@@ -1207,30 +1397,76 @@ fn day_table(
 /// Sessions started on each local day, per station.
 fn days_with_sessions_counts(
     sessions: &DataFrame,
+    rows: &StationRows,
     zones: &HashMap<String, Tz>,
 ) -> PolarsResult<FxHashMap<String, BTreeMap<NaiveDate, u64>>> {
-    let ids = sessions.column(c::STATION_ID)?.str()?.clone();
     let starts = sessions
         .column(c::START)?
         .cast(&DataType::Int64)?
         .i64()?
         .clone();
-    // Keyed by the borrowed id while counting: no allocation per session.
-    let mut out: FxHashMap<&str, BTreeMap<NaiveDate, u64>> = FxHashMap::default();
-    for (id, s) in ids.iter().zip(starts.iter()) {
-        let (Some(id), Some(t)) = (id, s.and_then(DateTime::from_timestamp_micros)) else {
+    let station_zone: Vec<Option<Tz>> = rows.names.iter().map(|n| zones.get(n).copied()).collect();
+    let mut days = LocalDays::default();
+    let mut counts: FxHashMap<(u32, i64), u64> = FxHashMap::default();
+    for (&station, start) in rows.of_row.iter().zip(starts.iter()) {
+        let Some(us) = start else { continue };
+        if station == NO_STATION {
+            continue;
+        }
+        let day = days.of(station_zone[station as usize], us.div_euclid(1_000_000));
+        *counts.entry((station, day)).or_default() += 1;
+    }
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let mut out: FxHashMap<String, BTreeMap<NaiveDate, u64>> = FxHashMap::default();
+    for ((station, day), n) in counts {
+        let Some(date) = epoch.checked_add_signed(Duration::days(day)) else {
             continue;
         };
-        let day = match zones.get(id) {
-            Some(z) => t.with_timezone(z).date_naive(),
-            None => t.date_naive(),
-        };
-        *out.entry(id).or_default().entry(day).or_default() += 1;
+        out.entry(rows.names[station as usize].clone())
+            .or_default()
+            .insert(date, n);
     }
-    Ok(out
-        .into_iter()
-        .map(|(id, days)| (id.to_string(), days))
-        .collect())
+    Ok(out)
+}
+
+/// Local calendar days of instants (days since 1970-01-01), with each
+/// zone's UTC offset remembered per hour: a conversion per distinct hour,
+/// not per session.
+#[derive(Default)]
+struct LocalDays {
+    /// Offset in seconds of (zone, UTC hour); `None` when the offset changes
+    /// inside that hour (then each instant is converted).
+    offsets: FxHashMap<(Tz, i64), Option<i64>>,
+}
+
+impl LocalDays {
+    fn of(&mut self, zone: Option<Tz>, secs: i64) -> i64 {
+        let Some(z) = zone else {
+            return secs.div_euclid(86_400);
+        };
+        let offset_at = |t: i64| {
+            DateTime::from_timestamp(t, 0).map(|t| {
+                i64::from(
+                    z.offset_from_utc_datetime(&t.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                )
+            })
+        };
+        let hour = secs.div_euclid(3600);
+        let offset = *self.offsets.entry((z, hour)).or_insert_with(|| {
+            let (a, b) = (offset_at(hour * 3600), offset_at(hour * 3600 + 3599));
+            if a == b {
+                a
+            } else {
+                None
+            }
+        });
+        match offset.or_else(|| offset_at(secs)) {
+            Some(off) => (secs + off).div_euclid(86_400),
+            None => secs.div_euclid(86_400),
+        }
+    }
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -1305,6 +1541,53 @@ mod tests {
             assert_eq!((got.0, got.1), (want.0, want.1));
             assert!((got.2 - want.2).abs() < 1e-9, "{got:?} vs {want:?}");
         }
+    }
+
+    #[test]
+    fn local_days_match_a_conversion_of_each_instant() {
+        let mut days = LocalDays::default();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        // Whole-hour and half-hour offsets, and St John's, whose clocks
+        // change at 02:00 local, half-way through a UTC hour.
+        for zone in [
+            "Europe/Amsterdam",
+            "Asia/Kolkata",
+            "America/St_Johns",
+            "Australia/Lord_Howe",
+        ] {
+            let z: Tz = zone.parse().unwrap();
+            for start in [
+                "2026-03-08T00:00:00Z",
+                "2026-10-24T20:00:00Z",
+                "2026-11-01T00:00:00Z",
+                "2026-04-04T12:00:00Z",
+            ] {
+                let t0 = t(start).timestamp();
+                for step in 0..(3 * 24 * 12) {
+                    let secs = t0 + step * 300 + 17;
+                    let want = DateTime::from_timestamp(secs, 0)
+                        .unwrap()
+                        .with_timezone(&z)
+                        .date_naive();
+                    let got = epoch + Duration::days(days.of(Some(z), secs));
+                    assert_eq!(got, want, "{zone} at {secs}");
+                }
+            }
+        }
+        assert_eq!(days.of(None, 86_399), 0);
+        assert_eq!(days.of(None, -1), -1);
+    }
+
+    #[test]
+    fn quantiles_interpolate_like_polars() {
+        let mut v = vec![4.0, 1.0, 3.0, 2.0];
+        assert_eq!(quantile_linear(&mut v, 0.5), Some(2.5));
+        assert_eq!(quantile_linear(&mut v, 0.95), Some(3.8499999999999996));
+        assert_eq!(quantile_linear(&mut [], 0.5), None);
+        // NaN sorts last, as in polars.
+        let m = quantile_linear(&mut [f64::NAN, 2.0], 0.5).unwrap();
+        assert!(m.is_nan());
+        assert_eq!(quantile_linear(&mut [f64::NAN, 2.0, 1.0], 0.0), Some(1.0));
     }
 
     #[test]
