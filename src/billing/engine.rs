@@ -279,9 +279,22 @@ impl Curve {
 }
 
 fn local_instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    // Earliest reading on a fold, shifted forward in a gap (see timeutil).
-    resolve_local(zone, date.and_time(time), None, DstPolicy::default())
-        .unwrap_or_else(|_| Utc.from_utc_datetime(&date.and_time(time)))
+    thread_local! {
+        // Sessions of a month share a few dozen days and a tariff's few
+        // boundary times: each is resolved once per thread, not per session.
+        static SEEN: std::cell::RefCell<rustc_hash::FxHashMap<(Tz, NaiveDate, NaiveTime), DateTime<Utc>>> =
+            Default::default();
+    }
+    SEEN.with(|seen| {
+        *seen
+            .borrow_mut()
+            .entry((zone, date, time))
+            .or_insert_with(|| {
+                // Earliest reading on a fold, shifted forward in a gap (see timeutil).
+                resolve_local(zone, date.and_time(time), None, DstPolicy::default())
+                    .unwrap_or_else(|_| Utc.from_utc_datetime(&date.and_time(time)))
+            })
+    })
 }
 
 /// Where prices may change.
