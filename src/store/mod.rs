@@ -684,7 +684,9 @@ fn write_partition(
     let mut write = || -> Result<u64, StoreError> {
         let file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
         ParquetWriter::new(&file)
-            .with_compression(ParquetCompression::Zstd(None))
+            .with_compression(ParquetCompression::Zstd(
+                polars_parquet::write::ZstdLevel::try_new(1).ok(),
+            ))
             // Min, max and null counts (what pruning reads); distinct counts
             // would cost a HyperLogLog pass over every column.
             .with_statistics(StatisticsOptions::default())
@@ -808,6 +810,9 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
             .unwrap_or(0) as usize
     };
     if sorted_by_key && distinct_keys == df.height() {
+        if table == Table::Sessions && sessions_in_order(&df)? {
+            return Ok(df); // exports mostly come in time order
+        }
         return df
             .lazy()
             .sort(
@@ -831,6 +836,25 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()
+}
+
+/// Whether session rows are already in the table's order (start, station,
+/// session; nulls first, as polars sorts).
+fn sessions_in_order(df: &DataFrame) -> PolarsResult<bool> {
+    use crate::schema::col as c;
+    let start = df.column(c::START)?.cast(&DataType::Int64)?;
+    let start = start.i64()?;
+    let station = df.column(c::STATION_ID)?.str()?;
+    let uid = df.column(c::SESSION_UID)?.str()?;
+    let mut previous = None;
+    for row in start.iter().zip(station.iter()).zip(uid.iter()) {
+        let row = (row.0 .0, row.0 .1, row.1);
+        if previous.is_some_and(|p| p > row) {
+            return Ok(false);
+        }
+        previous = Some(row);
+    }
+    Ok(true)
 }
 
 /// Replace the manifest atomically: write a temporary file, sync it, rename
