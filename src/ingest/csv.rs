@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-use super::batch::{Batch, RejectRow};
-use super::sessions::{Fields, SessionMapper, SessionOptions};
+use rayon::prelude::*;
+
+use super::batch::{Batch, RejectRow, SessionRow};
+use super::sessions::{Fields, RowError, SessionMapper, SessionOptions};
 use super::{FileReport, IngestError, Spill};
 
 /// A CSV line longer than this is refused (it is not a session export),
@@ -238,35 +240,44 @@ pub fn read_csv(
     report.format = format!("csv/{}", mapper.preset.name);
 
     let mut latin1_rows = 0u64;
+    // Records are read here and mapped to sessions in chunks on every core
+    // (mapping, not CSV parsing, is most of the work); results are taken
+    // in file order, so sessions, rejects and spills keep that order.
+    let chunk = match opts.spill_rows {
+        0 => MAP_CHUNK,
+        n => n.min(MAP_CHUNK),
+    };
+    let mut records: Vec<ByteRecord> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::with_capacity(chunk);
+    let mut mapped = 0usize;
     loop {
-        match csv.read_byte_record(&mut record) {
+        if records.len() <= mapped {
+            records.push(ByteRecord::new());
+        }
+        let record = &mut records[mapped];
+        match csv.read_byte_record(record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 // A broken record (bad quoting): keep it as a reject and go on.
                 let line = e.position().map_or(0, |p| p.line());
                 report.rows_read += 1;
-                push_reject(
-                    batch,
-                    &mut report,
-                    file,
-                    line,
-                    None,
-                    format!("unreadable CSV record: {e}"),
-                    String::new(),
-                );
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                     return Err(csv_err(file, e));
                 }
+                pending.push(Pending::Reject(RejectRow {
+                    source_file: file.clone(),
+                    line,
+                    field: None,
+                    reason: format!("unreadable CSV record: {e}"),
+                    raw: String::new(),
+                }));
                 continue;
             }
         }
         let line = record.position().map_or(0, |p| p.line());
         if let Some(pos) = record.position() {
             progress(pos.byte());
-        }
-        if opts.spill_rows > 0 && batch.sessions.len() + batch.rejects.len() >= opts.spill_rows {
-            spill(batch)?;
         }
         if record.len() == 1
             && record
@@ -276,43 +287,61 @@ pub fn read_csv(
             continue; // a blank line
         }
         report.rows_read += 1;
-        if record.as_slice().len() > MAX_RECORD_BYTES {
-            push_reject(
-                batch,
-                &mut report,
-                file,
+        let reject = |reason: String, raw: String| {
+            Pending::Reject(RejectRow {
+                source_file: file.clone(),
                 line,
-                None,
+                field: None,
+                reason,
+                raw,
+            })
+        };
+        if record.as_slice().len() > MAX_RECORD_BYTES {
+            pending.push(reject(
                 format!("record is longer than {MAX_RECORD_BYTES} bytes"),
                 String::from_utf8_lossy(&record.as_slice()[..256]).into_owned(),
-            );
-            continue;
-        }
-        if record.len() != header.len() {
-            push_reject(batch, &mut report, file, line, None,
+            ));
+        } else if record.len() != header.len() {
+            pending.push(reject(
                 format!("row has {} fields, the header has {} (an unquoted delimiter, or a truncated line?)", record.len(), header.len()),
-                raw_text(&record, delimiter));
-            continue;
-        }
-        if std::str::from_utf8(record.as_slice()).is_err() {
-            latin1_rows += 1;
-        }
-        match mapper.map(&Record(&record), file, line) {
-            Ok(session) => {
-                batch.sessions.push(session);
-                report.sessions += 1;
+                raw_text(record, delimiter),
+            ));
+        } else {
+            if std::str::from_utf8(record.as_slice()).is_err() {
+                latin1_rows += 1;
             }
-            Err(e) => push_reject(
+            pending.push(Pending::Map {
+                record: mapped,
+                line,
+            });
+            mapped += 1;
+        }
+        if pending.len() >= chunk {
+            map_pending(
+                &mut pending,
+                &records,
+                &mut mapper,
+                file,
+                delimiter,
                 batch,
                 &mut report,
-                file,
-                line,
-                e.column,
-                e.reason,
-                raw_text(&record, delimiter),
-            ),
+            );
+            mapped = 0;
+            if opts.spill_rows > 0 && batch.sessions.len() + batch.rejects.len() >= opts.spill_rows
+            {
+                spill(batch)?;
+            }
         }
     }
+    map_pending(
+        &mut pending,
+        &records,
+        &mut mapper,
+        file,
+        delimiter,
+        batch,
+        &mut report,
+    );
     // Lines too long to read were dropped before the parser saw them.
     for (line, prefix) in dropped.borrow().iter() {
         report.rows_read += 1;
@@ -337,6 +366,84 @@ pub fn read_csv(
     report.add_mapper_notes(file, &mapper, opts);
     batch.stations.extend(mapper.inferred_stations(file));
     Ok(report)
+}
+
+/// Rows mapped per chunk (fewer when the spill threshold is lower).
+const MAP_CHUNK: usize = 16 * 1024;
+
+/// A row read and checked, waiting for its chunk to be mapped.
+enum Pending {
+    /// To map: the index of its record in the chunk's records.
+    Map { record: usize, line: u64 },
+    /// Refused before mapping.
+    Reject(RejectRow),
+}
+
+/// Map the pending rows of a chunk on every core (a fork of the mapper per
+/// contiguous part), then hand sessions and rejects to the batch in file
+/// order.
+fn map_pending(
+    pending: &mut Vec<Pending>,
+    records: &[ByteRecord],
+    mapper: &mut SessionMapper,
+    file: &Arc<str>,
+    delimiter: u8,
+    batch: &mut Batch,
+    report: &mut FileReport,
+) {
+    let to_map: Vec<(usize, u64)> = pending
+        .iter()
+        .filter_map(|p| match p {
+            Pending::Map { record, line } => Some((*record, *line)),
+            Pending::Reject(_) => None,
+        })
+        .collect();
+    let per_part = to_map
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
+    let shared: &SessionMapper = mapper;
+    let parts: Vec<(SessionMapper, Vec<Result<SessionRow, RowError>>)> = to_map
+        .par_chunks(per_part)
+        .map(|part| {
+            let mut fork = shared.fork();
+            let rows = part
+                .iter()
+                .map(|&(record, line)| fork.map(&Record(&records[record]), file, line))
+                .collect();
+            (fork, rows)
+        })
+        .collect();
+    let mut results = Vec::with_capacity(to_map.len());
+    for (fork, rows) in parts {
+        mapper.absorb(fork);
+        results.extend(rows);
+    }
+    let mut results = results.into_iter();
+    for p in pending.drain(..) {
+        match p {
+            Pending::Reject(r) => {
+                report.rejected += 1;
+                batch.rejects.push(r);
+            }
+            Pending::Map { record, line } => match results.next() {
+                Some(Ok(session)) => {
+                    batch.sessions.push(session);
+                    report.sessions += 1;
+                }
+                Some(Err(e)) => push_reject(
+                    batch,
+                    report,
+                    file,
+                    line,
+                    e.column,
+                    e.reason,
+                    raw_text(&records[record], delimiter),
+                ),
+                None => {}
+            },
+        }
+    }
 }
 
 fn csv_err(file: &Arc<str>, e: csv::Error) -> IngestError {

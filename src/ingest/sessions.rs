@@ -85,7 +85,8 @@ pub struct SessionMapper {
     tz: Option<Tz>,
     preset_zone: Option<Tz>,
     dst: DstPolicy,
-    station_zones: HashMap<String, Tz>,
+    /// Shared by the forks that map rows in parallel.
+    station_zones: Arc<HashMap<String, Tz>>,
     source: &'static str,
     pub stats: MapStats,
     stations: BTreeMap<String, (Option<String>, Option<String>)>,
@@ -167,11 +168,62 @@ impl SessionMapper {
             tz: opts.tz,
             preset_zone: preset.zone.and_then(|z| z.parse().ok()),
             dst: opts.dst,
-            station_zones: opts.station_zones.clone(),
+            station_zones: Arc::new(opts.station_zones.clone()),
             source: "csv",
             stats: MapStats::default(),
             stations: BTreeMap::new(),
         })
+    }
+
+    /// A mapper for another thread: the same header and settings, its own
+    /// counts and stations (handed back with [`SessionMapper::absorb`]).
+    pub fn fork(&self) -> SessionMapper {
+        SessionMapper {
+            preset: self.preset,
+            header: self.header.clone(),
+            cols: self.cols.clone(),
+            date_order: self.date_order,
+            tz: self.tz,
+            preset_zone: self.preset_zone,
+            dst: self.dst,
+            station_zones: Arc::clone(&self.station_zones),
+            source: self.source,
+            stats: MapStats::default(),
+            stations: BTreeMap::new(),
+        }
+    }
+
+    /// Take back what a fork counted and saw. Forks are absorbed in row
+    /// order, so a station keeps the site and zone of its first row.
+    pub fn absorb(&mut self, fork: SessionMapper) {
+        // Destructured, so a new count cannot be forgotten here.
+        let MapStats {
+            zone_default_used,
+            dst_by_abbreviation,
+            dst_by_policy,
+            dst_gap_shifted,
+            utc_by_abbreviation,
+            sentinel_durations,
+            stop_from_duration,
+            open_sessions,
+            earliest_start,
+        } = fork.stats;
+        let s = &mut self.stats;
+        s.zone_default_used += zone_default_used;
+        s.dst_by_abbreviation += dst_by_abbreviation;
+        s.dst_by_policy += dst_by_policy;
+        s.dst_gap_shifted += dst_gap_shifted;
+        s.utc_by_abbreviation += utc_by_abbreviation;
+        s.sentinel_durations += sentinel_durations;
+        s.stop_from_duration += stop_from_duration;
+        s.open_sessions += open_sessions;
+        s.earliest_start = match (s.earliest_start, earliest_start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (station, meta) in fork.stations {
+            self.stations.entry(station).or_insert(meta);
+        }
     }
 
     /// The export's name for a field's column.
