@@ -272,3 +272,38 @@ fn evmon_toml_sets_defaults_flags_win_and_config_show_says_where_from() {
         stderr(&out)
     );
 }
+
+/// `evmon sessions | head -1`: a reader that goes away is not an error, in
+/// any output format.
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let env = Env::new();
+    // More output than every buffer on the way holds, so writes fail too,
+    // not only the final flush.
+    let mut rows = String::from("session_id,station_id,start,stop,energy_kwh\n");
+    for i in 0..3000 {
+        rows += &format!(
+            "S{i},CP{},2026-10-{:02}T08:00:00Z,2026-10-{:02}T09:30:00Z,{}.5\n",
+            i % 7,
+            i % 28 + 1,
+            i % 28 + 1,
+            i % 40
+        );
+    }
+    let file = env.write("many.csv", rows);
+    env.ingest(&[file.to_str().unwrap()]);
+    for format in ["csv", "json", "table"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("evmon"))
+            .env("EVMON_DATA", env.data())
+            .env("EVMON_NOW", crate::util::NOW)
+            .args(["sessions", "--since", "2000-01-01", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert!(out.stderr.is_empty(), "{format}: {}", stderr(&out));
+    }
+}

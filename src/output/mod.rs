@@ -206,7 +206,7 @@ fn readers(df: &DataFrame) -> Vec<Reader<'_>> {
 fn write_csv(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
-    w.write_record(&names)?;
+    w.write_record(&names).map_err(csv_io)?;
     let readers = readers(df);
     let mut row: Vec<String> = Vec::with_capacity(readers.len());
     for i in 0..df.height() {
@@ -223,10 +223,19 @@ fn write_csv(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
                 Value::Date(d) => date_text(d),
             });
         }
-        w.write_record(&row)?;
+        w.write_record(&row).map_err(csv_io)?;
     }
     w.flush()?;
     Ok(())
+}
+
+/// The I/O error inside a CSV error, so a closed pipe stays recognisable
+/// (`evmon sessions --format csv | head` is not an error).
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
 }
 
 fn write_json(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
