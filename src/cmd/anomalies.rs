@@ -61,6 +61,7 @@ pub fn run(args: &AnomaliesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         until,
         now,
         allow_list,
+        kinds_need_tags(&args.kinds),
     )?;
     let min = severity(args.min_severity);
     let findings: Vec<Finding> = anomaly::detect(&input, &rules, &args.kinds)
@@ -105,9 +106,28 @@ pub fn run(args: &AnomaliesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::from(exit::OK))
 }
 
+/// A text column, or nulls in its place when the caller does not need it
+/// (not read from the files, no string per session).
+fn text_or_null(name: &str, wanted: bool) -> Expr {
+    if wanted {
+        col(name)
+    } else {
+        lit(NULL).cast(DataType::String).alias(name)
+    }
+}
+
+/// Whether the kinds asked for read id tags and authorization answers.
+fn kinds_need_tags(kinds: &[String]) -> bool {
+    kinds.is_empty()
+        || kinds
+            .iter()
+            .any(|k| k == "auth_rejected" || k == "unknown_tag")
+}
+
 /// Read what the rules need from the store: sessions and events from
 /// `history` (baselines) to `until`, register and power samples of the
 /// window, station ratings and zones.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn load(
     snapshot: &crate::store::Snapshot,
     stations_only: &[String],
@@ -116,6 +136,7 @@ pub(crate) fn load(
     until: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
     allow_list: Option<HashSet<String>>,
+    tags: bool,
 ) -> anyhow::Result<Input> {
     let range = TimeRange {
         since: Some(history),
@@ -140,23 +161,20 @@ pub(crate) fn load(
         let df = stations_filter(crate::store::scan_files(Table::Sessions, &[file])?)
             .filter(col(col::START).gt_eq(lit_time(history)))
             .filter(col(col::START).lt(lit_time(until)))
-            .select(
-                [
-                    col::SESSION_UID,
-                    col::STATION_ID,
-                    col::CONNECTOR_ID,
-                    col::ID_TAG,
-                    col::AUTH_STATUS,
-                    col::START,
-                    col::STOP,
-                    col::CHARGING_END,
-                    col::METER_START_WH,
-                    col::METER_STOP_WH,
-                    col::ENERGY_WH,
-                    col::MAX_POWER_W,
-                ]
-                .map(col),
-            )
+            .select([
+                col(col::SESSION_UID),
+                col(col::STATION_ID),
+                col(col::CONNECTOR_ID),
+                text_or_null(col::ID_TAG, tags),
+                text_or_null(col::AUTH_STATUS, tags),
+                col(col::START),
+                col(col::STOP),
+                col(col::CHARGING_END),
+                col(col::METER_START_WH),
+                col(col::METER_STOP_WH),
+                col(col::ENERGY_WH),
+                col(col::MAX_POWER_W),
+            ])
             .collect()?;
         anomaly::append_sessions(&df, &mut names, &mut sessions)?;
     }

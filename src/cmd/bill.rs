@@ -491,6 +491,8 @@ pub(crate) fn price(
         until,
         now,
         None,
+        // Invoices are per id tag, and auth_rejected blocks billing.
+        true,
     )?;
     let stations = snapshot
         .scan(Table::Stations, &TimeRange::default())?

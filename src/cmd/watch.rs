@@ -273,6 +273,8 @@ fn evaluate(
         now + Duration::seconds(1),
         now,
         None,
+        // auth_rejected is a live kind.
+        true,
     )?;
     let mut findings = anomaly::detect(&input, rules, kinds);
     // A fault is live while it is its connector's latest status.
