@@ -255,9 +255,8 @@ pub fn read_csv(
             records.push(ByteRecord::new());
         }
         let record = &mut records[mapped];
-        match csv.read_byte_record(record) {
-            Ok(true) => {}
-            Ok(false) => break,
+        let done = match csv.read_byte_record(record) {
+            Ok(more) => !more,
             Err(e) => {
                 // A broken record (bad quoting): keep it as a reject and go on.
                 let line = e.position().map_or(0, |p| p.line());
@@ -274,49 +273,34 @@ pub fn read_csv(
                 }));
                 continue;
             }
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if let Some(pos) = record.position() {
-            progress(pos.byte());
-        }
-        if record.len() == 1
-            && record
-                .get(0)
-                .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
-        {
-            continue; // a blank line
-        }
-        report.rows_read += 1;
-        let reject = |reason: String, raw: String| {
-            Pending::Reject(RejectRow {
-                source_file: file.clone(),
-                line,
-                field: None,
-                reason,
-                raw,
-            })
         };
-        if record.as_slice().len() > MAX_RECORD_BYTES {
-            pending.push(reject(
-                format!("record is longer than {MAX_RECORD_BYTES} bytes"),
-                String::from_utf8_lossy(&record.as_slice()[..256]).into_owned(),
-            ));
-        } else if record.len() != header.len() {
-            pending.push(reject(
-                format!("row has {} fields, the header has {} (an unquoted delimiter, or a truncated line?)", record.len(), header.len()),
-                raw_text(record, delimiter),
-            ));
-        } else {
-            if std::str::from_utf8(record.as_slice()).is_err() {
-                latin1_rows += 1;
+        if !done {
+            let line = record.position().map_or(0, |p| p.line());
+            if let Some(pos) = record.position() {
+                progress(pos.byte());
             }
-            pending.push(Pending::Map {
-                record: mapped,
-                line,
-            });
-            mapped += 1;
+            let blank = record.len() == 1
+                && record
+                    .get(0)
+                    .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace));
+            if !blank {
+                report.rows_read += 1;
+                match screen(record, header.len(), delimiter, file, line) {
+                    Some(reject) => pending.push(Pending::Reject(reject)),
+                    None => {
+                        if std::str::from_utf8(record.as_slice()).is_err() {
+                            latin1_rows += 1;
+                        }
+                        pending.push(Pending::Map {
+                            record: mapped,
+                            line,
+                        });
+                        mapped += 1;
+                    }
+                }
+            }
         }
-        if pending.len() >= chunk {
+        if done || pending.len() >= chunk {
             map_pending(
                 &mut pending,
                 &records,
@@ -327,21 +311,15 @@ pub fn read_csv(
                 &mut report,
             );
             mapped = 0;
+            if done {
+                break;
+            }
             if opts.spill_rows > 0 && batch.sessions.len() + batch.rejects.len() >= opts.spill_rows
             {
                 spill(batch)?;
             }
         }
     }
-    map_pending(
-        &mut pending,
-        &records,
-        &mut mapper,
-        file,
-        delimiter,
-        batch,
-        &mut report,
-    );
     // Lines too long to read were dropped before the parser saw them.
     for (line, prefix) in dropped.borrow().iter() {
         report.rows_read += 1;
@@ -366,6 +344,37 @@ pub fn read_csv(
     report.add_mapper_notes(file, &mapper, opts);
     batch.stations.extend(mapper.inferred_stations(file));
     Ok(report)
+}
+
+/// A record refused before mapping: too long, or not as many fields as the
+/// header.
+fn screen(
+    record: &ByteRecord,
+    fields: usize,
+    delimiter: u8,
+    file: &Arc<str>,
+    line: u64,
+) -> Option<RejectRow> {
+    let (reason, raw) = if record.as_slice().len() > MAX_RECORD_BYTES {
+        (
+            format!("record is longer than {MAX_RECORD_BYTES} bytes"),
+            String::from_utf8_lossy(&record.as_slice()[..256]).into_owned(),
+        )
+    } else if record.len() != fields {
+        (
+            format!("row has {} fields, the header has {fields} (an unquoted delimiter, or a truncated line?)", record.len()),
+            raw_text(record, delimiter),
+        )
+    } else {
+        return None;
+    };
+    Some(RejectRow {
+        source_file: file.clone(),
+        line,
+        field: None,
+        reason,
+        raw,
+    })
 }
 
 /// Rows mapped per chunk (fewer when the spill threshold is lower).
