@@ -560,8 +560,10 @@ pub struct IngestArgs {
     pub spill_rows: usize,
 
     /// MiB of gathered rows kept in memory before they go to staging files
-    /// on disk (0: always to disk, as tests of crash safety need)
-    #[arg(long, default_value_t = 1024, value_name = "MIB", hide = true)]
+    /// on disk (0: always to disk, as tests of crash safety need). More
+    /// buys little: staging files are written uncompressed to the page
+    /// cache, and memory is better left to the merge
+    #[arg(long, default_value_t = 256, value_name = "MIB", hide = true)]
     pub stage_memory: usize,
 
     /// Inputs up to this many MiB in all have their OCPP frames rebuilt in
