@@ -14,10 +14,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use statrs::statistics::{Data, OrderStatistics};
 
+use crate::intern::Interner;
 use crate::schema::col as c;
 use crate::timeutil::format_utc;
 
@@ -1174,23 +1174,8 @@ fn daily(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut 
 /// Read the inputs from collected frames of the store.
 pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
     let mut out = Vec::with_capacity(df.height());
-    append_sessions(df, &mut StationNames::default(), &mut out)?;
+    append_sessions(df, &mut Interner::default(), &mut out)?;
     Ok(out)
-}
-
-/// Station ids shared between the sessions of a station, across frames.
-#[derive(Debug, Default)]
-pub struct StationNames(FxHashMap<Box<str>, Arc<str>>);
-
-impl StationNames {
-    fn get(&mut self, id: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(id) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(id);
-        self.0.insert(id.into(), a.clone());
-        a
-    }
 }
 
 /// Append the sessions of `df` to `out` (callers read the store a
@@ -1198,7 +1183,7 @@ impl StationNames {
 /// never in memory together).
 pub fn append_sessions(
     df: &DataFrame,
-    names: &mut StationNames,
+    names: &mut Interner,
     out: &mut Vec<Session>,
 ) -> PolarsResult<()> {
     let s = |n: &str| -> PolarsResult<StringChunked> { Ok(df.column(n)?.str()?.clone()) };

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod ingest;
+pub mod intern;
 pub mod output;
 pub mod plot;
 pub mod profile;

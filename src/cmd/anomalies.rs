@@ -156,7 +156,7 @@ pub(crate) fn load(
     // of all are in memory together, never a frame of the whole window.
     let files = snapshot.files(Table::Sessions, &range);
     let mut sessions = Vec::with_capacity(snapshot.rows(Table::Sessions, &range) as usize);
-    let mut names = anomaly::StationNames::default();
+    let mut names = crate::intern::Interner::default();
     for file in files {
         let df = stations_filter(crate::store::scan_files(Table::Sessions, &[file])?)
             .filter(col(col::START).gt_eq(lit_time(history)))

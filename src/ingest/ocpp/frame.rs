@@ -246,21 +246,7 @@ pub struct LineContext<'a> {
 }
 
 /// Interns charge point ids so millions of frames share a few strings.
-#[derive(Debug, Default)]
-pub struct Interner {
-    ids: std::collections::HashMap<String, Arc<str>>,
-}
-
-impl Interner {
-    pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.ids.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.ids.insert(s.to_string(), a.clone());
-        a
-    }
-}
+pub use crate::intern::Interner;
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
