@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
 
@@ -17,7 +17,7 @@ use crate::ingest::ocpp::{Frames, OcppOptions, OcppReport, Proto};
 use crate::ingest::{self, presets, stations, Batch, ReadOptions, SessionOptions};
 use crate::output::progress;
 use crate::schema::{col, Table};
-use crate::store::{MergeStats, SourceRecord, Store, StoreError};
+use crate::store::{MergeStats, SourceRecord, Store, StoreError, WriteTxn};
 use crate::timeutil::{self, Ambiguous, DateOrder, DstPolicy, Gap};
 use crate::{exit, UsageError};
 
@@ -139,30 +139,15 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             let txn = &mut txn;
             let stager = scope.spawn(move || -> Result<(), StoreError> {
                 for b in rx {
-                    for table in [
-                        Table::Sessions,
-                        Table::MeterValues,
-                        Table::Events,
-                        Table::Rejects,
-                    ] {
-                        txn.stage(table, b.frame(table, now))?;
-                    }
+                    stage_rows(txn, &b, now)?;
                 }
                 Ok(())
             });
             let mut spill = |b: &mut Batch| -> Result<(), ingest::IngestError> {
-                let keep = 10usize.saturating_sub(first_rejects.len());
-                first_rejects.extend(b.rejects.iter().take(keep).cloned());
-                let rows = Batch {
-                    sessions: std::mem::take(&mut b.sessions),
-                    meter_values: std::mem::take(&mut b.meter_values),
-                    events: std::mem::take(&mut b.events),
-                    rejects: std::mem::take(&mut b.rejects),
-                    stations: Vec::new(),
-                };
+                keep_first_rejects(&mut first_rejects, b);
                 // A closed channel means the stager failed: its error is
                 // reported below.
-                tx.send(rows)
+                tx.send(take_rows(b))
                     .map_err(|_| ingest::IngestError::Spill("the staging thread stopped".into()))
             };
             let result = ingest::read_input(
@@ -231,22 +216,9 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         // Spilled frames come back a bucket of charge points at a time;
         // each bucket's rows are staged before the next is read.
         let mut stage = |b: &mut Batch| -> Result<(), ingest::IngestError> {
-            let keep = 10usize.saturating_sub(first_rejects.len());
-            first_rejects.extend(b.rejects.iter().take(keep).cloned());
-            for table in [
-                Table::Sessions,
-                Table::MeterValues,
-                Table::Events,
-                Table::Rejects,
-            ] {
-                txn.stage(table, b.frame(table, now))
-                    .map_err(|e| ingest::IngestError::Spill(Box::new(e)))?;
-            }
-            b.sessions.clear();
-            b.meter_values.clear();
-            b.events.clear();
-            b.rejects.clear();
-            Ok(())
+            keep_first_rejects(&mut first_rejects, b);
+            stage_rows(&mut txn, &take_rows(b), now)
+                .map_err(|e| ingest::IngestError::Spill(Box::new(e)))
         };
         Some(
             frames
@@ -263,8 +235,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let rejected = totals.rejected + totals.frames_rejected;
 
     if args.strict && rejected > 0 {
-        let keep = 10usize.saturating_sub(first_rejects.len());
-        first_rejects.extend(batch.rejects.iter().take(keep).cloned());
+        keep_first_rejects(&mut first_rejects, &batch);
         show_first_rejects(&first_rejects, rejected);
         anyhow::bail!("{rejected} rows rejected and --strict is set: nothing was stored");
     }
@@ -317,6 +288,38 @@ struct Totals {
 }
 
 /// The one-line summary: what was read, what came of it, what was new.
+/// The rows of a batch set aside so far, leaving its row vectors empty
+/// (station metadata stays: it is merged once, at the end).
+fn take_rows(b: &mut Batch) -> Batch {
+    Batch {
+        sessions: std::mem::take(&mut b.sessions),
+        meter_values: std::mem::take(&mut b.meter_values),
+        events: std::mem::take(&mut b.events),
+        rejects: std::mem::take(&mut b.rejects),
+        stations: Vec::new(),
+    }
+}
+
+/// Stage a batch's rows in the transaction, table by table.
+fn stage_rows(txn: &mut WriteTxn, b: &Batch, now: DateTime<Utc>) -> Result<(), StoreError> {
+    for table in [
+        Table::Sessions,
+        Table::MeterValues,
+        Table::Events,
+        Table::Rejects,
+    ] {
+        txn.stage(table, b.frame(table, now))?;
+    }
+    Ok(())
+}
+
+/// Keep the first rejects (up to 10) for `--strict` to show, before the
+/// rows are handed on.
+fn keep_first_rejects(first: &mut Vec<ingest::RejectRow>, b: &Batch) {
+    let keep = 10usize.saturating_sub(first.len());
+    first.extend(b.rejects.iter().take(keep).cloned());
+}
+
 fn summary(
     t: &Totals,
     ocpp: Option<&OcppReport>,
