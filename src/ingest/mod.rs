@@ -460,8 +460,7 @@ pub fn fill_missing_raw(
             }
             line_no += 1;
             while next < wanted.len() && wanted[next].0 == line_no {
-                let text = String::from_utf8_lossy(&buf[..buf.len().min(2048)]);
-                rejects[wanted[next].1].raw = text.trim_end().to_string();
+                rejects[wanted[next].1].raw = ocpp::raw_line(&buf);
                 next += 1;
             }
         }

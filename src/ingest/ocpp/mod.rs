@@ -167,10 +167,15 @@ impl Frames {
                 source,
             };
             writer.into_inner().map_err(|e| io(e.into_error()))?;
-            let mut reader = BufReader::with_capacity(1 << 16, File::open(&path).map_err(io)?);
+            let records = |path: &Path| -> Result<_, IngestError> {
+                let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+                Ok(std::iter::from_fn(move || {
+                    read_record(&mut reader).transpose()
+                }))
+            };
             let mut frames = Vec::new();
-            let mut texts: HashMap<(u32, u64), Vec<u8>> = HashMap::new();
-            while let Some((file, line, text)) = read_record(&mut reader).map_err(io)? {
+            for record in records(&path)? {
+                let (file, line, text) = record.map_err(io)?;
                 let Some(fc) = self.contexts.get(file as usize) else {
                     continue;
                 };
@@ -181,40 +186,60 @@ impl Frames {
                     proto: fc.proto,
                     tz: fc.tz,
                 };
-                let text_str = String::from_utf8_lossy(&text);
-                let parsed = match fc.layout {
-                    Layout::Envelope => {
-                        frame::parse_envelope_line(&text_str, &ctx, &mut self.interner)
-                    }
-                    Layout::Log => frame::parse_log_line(&text_str, &ctx, &mut self.interner),
-                };
+                let text = String::from_utf8_lossy(&text);
                 // It parsed when it was read: the same line parses again.
-                if let Ok(f) = parsed {
+                if let Ok(f) = parse_line(fc.layout, &text, &ctx, &mut self.interner) {
                     frames.push(f);
-                    texts.insert((file, line), text);
                 }
             }
-            drop(reader);
-            let _ = std::fs::remove_file(&path);
             let first_reject = batch.rejects.len();
             let report = reconstruct::reconstruct(frames, &self.files, proto, batch);
-            // Rejects of answers without a call: the line is at hand.
-            for r in &mut batch.rejects[first_reject..] {
-                if !r.raw.is_empty() {
-                    continue;
-                }
-                let file = self.files.iter().position(|f| *f == r.source_file);
-                if let Some(text) = file.and_then(|i| texts.get(&(i as u32, r.line))) {
-                    let text = String::from_utf8_lossy(&text[..text.len().min(2048)]);
-                    r.raw = text.trim_end().to_string();
+            // Answers without a call are rejected without their line: read
+            // the bucket once more for those lines (rarely any).
+            let mut wanted: HashMap<(u32, u64), usize> = HashMap::new();
+            for (i, r) in batch.rejects.iter().enumerate().skip(first_reject) {
+                if let Some(file) = self.files.iter().position(|f| *f == r.source_file) {
+                    if r.raw.is_empty() {
+                        wanted.insert((file as u32, r.line), i);
+                    }
                 }
             }
+            if !wanted.is_empty() {
+                for record in records(&path)? {
+                    let (file, line, text) = record.map_err(io)?;
+                    if let Some(&i) = wanted.get(&(file, line)) {
+                        batch.rejects[i].raw = raw_line(&text);
+                    }
+                }
+            }
+            let _ = std::fs::remove_file(&path);
             total.add(&report);
             spill(batch)?;
         }
         let _ = std::fs::remove_dir(&disk.dir);
         Ok(total)
     }
+}
+
+/// Parse one line of a dump laid out as `layout`.
+fn parse_line(
+    layout: Layout,
+    text: &str,
+    ctx: &frame::LineContext,
+    interner: &mut frame::Interner,
+) -> Result<Frame, frame::LineError> {
+    match layout {
+        Layout::Envelope => frame::parse_envelope_line(text, ctx, interner),
+        Layout::Log => frame::parse_log_line(text, ctx, interner),
+    }
+}
+
+/// A line as a reject keeps it: its first 2 KiB, as text, without the
+/// line end.
+pub(crate) fn raw_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(2048)])
+        .trim_end()
+        .to_string()
 }
 
 /// How the lines of a dump are laid out.
@@ -315,11 +340,7 @@ pub fn read_frames(
             proto: opts.proto,
             tz: opts.tz,
         };
-        let parsed = match layout {
-            Layout::Envelope => frame::parse_envelope_line(&text, &ctx, &mut acc.interner),
-            Layout::Log => frame::parse_log_line(&text, &ctx, &mut acc.interner),
-        };
-        match parsed {
+        match parse_line(layout, &text, &ctx, &mut acc.interner) {
             Ok(f) => {
                 report.rows_read += 1;
                 acc.keep(f, text.as_bytes())
