@@ -476,7 +476,6 @@ impl WriteTxn {
         for result in done {
             match result {
                 Ok(d) => {
-                    self.written.extend(d.staged_files);
                     stats.offered += d.offered;
                     stats.before += d.before;
                     stats.after += d.after;
@@ -591,8 +590,6 @@ struct MergeDone {
     offered: u64,
     before: u64,
     after: u64,
-    /// Staging files read (the transaction removes them).
-    staged_files: Vec<PathBuf>,
     /// The new file and its manifest entry, unless nothing changed.
     written: Option<(PathBuf, PartitionEntry)>,
 }
@@ -606,7 +603,6 @@ fn merge_partition(root: &Path, table: Table, job: MergeJob) -> Result<MergeDone
         chunks,
         name,
     } = job;
-    let mut staged_files = Vec::new();
     let mut frames = Vec::with_capacity(chunks.len());
     let mut offered = 0u64;
     for chunk in chunks {
@@ -619,7 +615,8 @@ fn merge_partition(root: &Path, table: Table, job: MergeJob) -> Result<MergeDone
                         "cannot read rows staged for {}",
                         table.name()
                     )))?;
-                staged_files.push(path);
+                // Read: the disk space goes back now, not at commit.
+                let _ = fs::remove_file(&path);
                 df
             }
         };
@@ -661,7 +658,6 @@ fn merge_partition(root: &Path, table: Table, job: MergeJob) -> Result<MergeDone
         offered,
         before,
         after,
-        staged_files,
         written,
     })
 }
@@ -795,21 +791,7 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
         .key_columns()
         .iter()
         .all(|k| table.sort_columns().contains(k));
-    let distinct_keys = if !sorted_by_key {
-        0
-    } else {
-        df.clone()
-            .lazy()
-            .select(key.iter().map(|k| col(k.clone())).collect::<Vec<_>>())
-            .unique(None, UniqueKeepStrategy::Any)
-            .select([len()])
-            .collect()?
-            .column("len")?
-            .u32()?
-            .get(0)
-            .unwrap_or(0) as usize
-    };
-    if sorted_by_key && distinct_keys == df.height() {
+    if sorted_by_key && distinct_rows(&df, &key)? == df.height() {
         if table == Table::Sessions && sessions_in_order(&df)? {
             return Ok(df); // exports mostly come in time order
         }
@@ -836,6 +818,22 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()
+}
+
+/// How many distinct values the `columns` of `df` hold together.
+fn distinct_rows(df: &DataFrame, columns: &[PlSmallStr]) -> PolarsResult<usize> {
+    let n = df
+        .clone()
+        .lazy()
+        .select(columns.iter().map(|k| col(k.clone())).collect::<Vec<_>>())
+        .unique(None, UniqueKeepStrategy::Any)
+        .select([len()])
+        .collect()?
+        .column("len")?
+        .u32()?
+        .get(0)
+        .unwrap_or(0);
+    Ok(n as usize)
 }
 
 /// Whether session rows are already in the table's order (start, station,
