@@ -40,11 +40,7 @@ fn duckdb_reads_the_store_and_agrees_with_evmon() {
         .arg(&query)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let mut parts = text.split_whitespace();
     let n: usize = parts.next().unwrap().parse().unwrap();

@@ -74,7 +74,7 @@ fn totals(data: &Path) -> (usize, f64) {
     assert!(
         out.status.success(),
         "sessions failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        crate::util::stderr(&out)
     );
     let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
     let headers = rdr.headers().unwrap().clone();
@@ -98,7 +98,7 @@ fn check_ok(data: &Path) {
         out.status.success(),
         "check found errors:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        crate::util::stderr(&out)
     );
 }
 
@@ -283,7 +283,7 @@ fn concurrent_ingests_and_readers_see_consistent_snapshots() {
         assert!(
             out.status.success(),
             "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            crate::util::stderr(&out)
         );
     }
     check_ok(&data);
@@ -347,13 +347,8 @@ fn a_full_disk_fails_cleanly_and_keeps_the_store() {
         .env("EVMON_DATA", env.data())
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", crate::util::stderr(&out));
+    let err = crate::util::stderr(&out);
     assert!(
         err.contains("evmon: cannot store the sessions table")
             && err.to_lowercase().contains("file too large"),
@@ -414,7 +409,7 @@ fn order_and_splitting_give_identical_results() {
             assert!(
                 out.status.success(),
                 "{args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                crate::util::stderr(&out)
             );
             // Where a row came from (file name, line) legitimately differs
             // between a split and a whole ingest; everything else must not.
@@ -529,7 +524,7 @@ fn the_bad_input_corpus_never_panics_and_accounts_for_every_row() {
             .args(["ingest", f.to_str().unwrap()])
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = crate::util::stderr(&out);
         assert!(!err.contains("panicked"), "{}: {err}", f.display());
         assert!(
             matches!(out.status.code(), Some(0 | 1)),

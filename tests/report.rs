@@ -144,7 +144,7 @@ fn a_browser_renders_the_page_with_its_charts() {
     assert!(
         shot.is_file(),
         "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
+        crate::util::stderr(&out)
     );
     let (w, h, px) = pixels(&shot);
     assert_eq!((w, h), (1300, 1600));

@@ -304,11 +304,7 @@ fn exec_gets_each_finding_and_rotated_logs_are_followed() {
             .arg(&dir)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", crate::util::stderr(&out));
         json_lines(&out.stdout)
     };
     assert!(once(&env).is_empty());
