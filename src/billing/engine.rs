@@ -177,8 +177,17 @@ fn dec(f: f64) -> Decimal {
     Decimal::from_f64(f).unwrap_or_default()
 }
 
+/// Seconds from `a` to `b`, to the millisecond, as dividing the
+/// milliseconds by 1000 gives them (whose scale is not always the smallest:
+/// 2900 ms is 2.90). Whole seconds, nearly every span of a real session,
+/// skip the division (a few per period of every session).
 fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> Decimal {
-    Decimal::from_i64((b - a).num_milliseconds()).unwrap_or_default() / Decimal::from(1000)
+    let ms = (b - a).num_milliseconds();
+    if ms % 1000 == 0 {
+        Decimal::from(ms / 1000)
+    } else {
+        Decimal::from(ms) / Decimal::from(1000)
+    }
 }
 
 /// Cumulative energy delivered since the start, in Wh, at any instant.
@@ -397,7 +406,18 @@ pub fn price_session(s: &SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     let grace_end = s.charging_end + Duration::seconds(t.idle_grace_s);
     let mut periods: Vec<Period> = Vec::new();
     let mut components: Vec<BTreeMap<Dimension, Component>> = Vec::new();
-    for w in cuts.windows(2) {
+    // The energy at each cut, once; the energy and power restrictions are
+    // only worked out (two divisions a period) for tariffs that have them.
+    let energy_at: Vec<Decimal> = cuts.iter().map(|c| curve.at(*c)).collect();
+    let by_energy = t
+        .elements
+        .iter()
+        .any(|e| e.restrictions.min_kwh.is_some() || e.restrictions.max_kwh.is_some());
+    let by_power = t
+        .elements
+        .iter()
+        .any(|e| e.restrictions.min_power_kw.is_some() || e.restrictions.max_power_kw.is_some());
+    for (j, w) in cuts.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
         if b <= a {
             continue;
@@ -407,17 +427,19 @@ pub fn price_session(s: &SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
         } else {
             Phase::Parking
         };
-        let energy = curve.at(b) - curve.at(a);
+        let energy = energy_at[j + 1] - energy_at[j];
         let secs = seconds(a, b);
-        let hours = secs / Decimal::from(3600);
         let snapshot = Snapshot {
             local: a.with_timezone(&zone).naive_local(),
-            kwh: curve.at(a) / Decimal::from(1000),
-            duration_s: (a - s.start).num_seconds(),
-            power_kw: if hours.is_zero() {
-                Decimal::ZERO
+            kwh: if by_energy {
+                energy_at[j] / Decimal::from(1000)
             } else {
-                energy / Decimal::from(1000) / hours
+                Decimal::ZERO
+            },
+            duration_s: (a - s.start).num_seconds(),
+            power_kw: match by_power.then(|| secs / Decimal::from(3600)) {
+                Some(hours) if !hours.is_zero() => energy / Decimal::from(1000) / hours,
+                _ => Decimal::ZERO,
             },
         };
         let mut element = BTreeMap::new();
@@ -781,6 +803,33 @@ start = "17:00"
 end = "21:00"
 price = 0.40
 "#;
+
+    #[test]
+    fn seconds_are_the_milliseconds_divided() {
+        let t0 = t("2026-03-01T00:00:00Z");
+        let mut x: i64 = 7;
+        let mut spans: Vec<i64> = (-3000..3000)
+            .chain([0, 1, 999, 1000, 1001, 86_400_000, -86_400_000_000])
+            .collect();
+        for i in 0..4000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let ms = (x >> 20) % (10i64.pow(i % 12 + 1));
+            spans.push(ms);
+            spans.push(ms / 1000 * 1000);
+        }
+        for ms in spans {
+            let slow = Decimal::from(ms) / Decimal::from(1000);
+            let fast = seconds(t0, t0 + Duration::milliseconds(ms));
+            assert_eq!(
+                (fast.mantissa(), fast.scale()),
+                (slow.mantissa(), slow.scale()),
+                "{ms}"
+            );
+            assert_eq!(fast.to_string(), slow.to_string(), "{ms}");
+        }
+    }
 
     #[test]
     fn peak_boundary_splits_pro_rata() {

@@ -4,11 +4,9 @@
 //! the sum of the lines plus the VAT lines.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
-use rustc_hash::FxHashMap;
 
 use super::engine::{LineKind, SessionBill};
 use super::money::round_money;
@@ -64,35 +62,84 @@ pub fn party(bill: &SessionBill, by: GroupBy) -> Cow<'_, str> {
 
 const NO_TAG: &str = "(no id tag)";
 
-/// One invoice per party and currency, in party then currency order.
-pub fn invoices(bills: &[SessionBill], by: GroupBy) -> Vec<Invoice> {
-    // Hashed, then sorted once: a month of a large fleet has hundreds of
-    // thousands of id tags.
-    let mut groups: FxHashMap<(Cow<'_, str>, &str), Vec<&SessionBill>> = FxHashMap::default();
-    for b in bills {
-        groups
-            .entry((party(b, by), b.currency.as_str()))
-            .or_default()
-            .push(b);
-    }
-    let mut groups: Vec<_> = groups.into_iter().collect();
-    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    groups
-        .into_par_iter()
-        .map(|((party, currency), list)| invoice(party.into_owned(), currency, &list))
-        .collect()
+/// What an invoice needs of one priced session: its party and its rounded
+/// line amounts summed by kind and by VAT rate. A month of a large fleet is
+/// hundreds of thousands of sessions: keeping this instead of each whole
+/// bill (periods, labelled lines, bands) takes a fraction of the memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge<'t> {
+    pub party: String,
+    /// The tariff's currency.
+    pub currency: &'t str,
+    pub minor_units: u32,
+    pub kwh: Decimal,
+    /// Rounded line amounts by [`LineKind`] (see `kind_slot`).
+    by_kind: [Decimal; 6],
+    /// (VAT rate, normalized; sum of the rounded lines at that rate).
+    by_rate: Vec<(Decimal, Decimal)>,
 }
 
-fn invoice(party: String, currency: &str, list: &[&SessionBill]) -> Invoice {
+impl<'t> Charge<'t> {
+    /// `currency` is the pricing tariff's (the bill's own, borrowed for as
+    /// long as the tariff set lives).
+    pub fn new(bill: &SessionBill, by: GroupBy, currency: &'t str) -> Charge<'t> {
+        let mut by_kind = [Decimal::ZERO; 6];
+        let mut by_rate: Vec<(Decimal, Decimal)> = Vec::with_capacity(1);
+        for l in &bill.lines {
+            by_kind[kind_slot(&l.kind)] += l.amount;
+            let rate = l.vat.normalize();
+            match by_rate.iter_mut().find(|r| r.0 == rate) {
+                Some(r) => r.1 += l.amount,
+                None => by_rate.push((rate, l.amount)),
+            }
+        }
+        Charge {
+            party: party(bill, by).into_owned(),
+            currency,
+            minor_units: bill.minor_units,
+            kwh: bill.energy_kwh,
+            by_kind,
+            by_rate,
+        }
+    }
+
+    /// Net: the sum of the session's rounded lines.
+    pub fn net(&self) -> Decimal {
+        self.by_kind.iter().sum()
+    }
+}
+
+/// One invoice per party and currency, in party then currency order.
+pub fn invoices(charges: &[Charge<'_>]) -> Vec<Invoice> {
+    // Sorted, then cut into runs: a month of a large fleet has hundreds of
+    // thousands of id tags, mostly with one session each, so a map of
+    // groups would be one allocation per session.
+    fn key<'a>(c: &'a Charge<'_>) -> (&'a str, &'a str) {
+        (c.party.as_str(), c.currency)
+    }
+    let mut order: Vec<&Charge<'_>> = charges.iter().collect();
+    order.par_sort_by(|a, b| key(a).cmp(&key(b)));
+    let groups: Vec<&[&Charge<'_>]> = order.chunk_by(|a, b| key(a) == key(b)).collect();
+    groups.into_par_iter().map(invoice).collect()
+}
+
+fn invoice(list: &[&Charge<'_>]) -> Invoice {
     let minor_units = list[0].minor_units;
     let mut by_kind = [Decimal::ZERO; 6];
-    let mut rates: BTreeMap<Decimal, Decimal> = BTreeMap::new();
-    let mut net = Decimal::ZERO;
-    for l in list.iter().flat_map(|b| &b.lines) {
-        by_kind[kind_slot(&l.kind)] += l.amount;
-        *rates.entry(l.vat.normalize()).or_default() += l.amount;
-        net += l.amount;
+    let mut rates: Vec<(Decimal, Decimal)> = Vec::with_capacity(1);
+    for c in list {
+        for (sum, v) in by_kind.iter_mut().zip(&c.by_kind) {
+            *sum += v;
+        }
+        for (rate, base) in &c.by_rate {
+            match rates.iter_mut().find(|r| r.0 == *rate) {
+                Some(r) => r.1 += base,
+                None => rates.push((*rate, *base)),
+            }
+        }
     }
+    rates.sort_by_key(|a| a.0);
+    let net: Decimal = by_kind.iter().sum();
     let vat_groups: Vec<VatGroup> = rates
         .into_iter()
         .map(|(rate, base)| VatGroup {
@@ -104,11 +151,11 @@ fn invoice(party: String, currency: &str, list: &[&SessionBill]) -> Invoice {
     let vat: Decimal = vat_groups.iter().map(|g| g.vat).sum();
     let [energy, time, idle, fees, discounts, adjustments] = by_kind;
     Invoice {
-        party,
-        currency: currency.to_string(),
+        party: list[0].party.clone(),
+        currency: list[0].currency.to_string(),
         minor_units,
         sessions: list.len() as u64,
-        kwh: list.iter().map(|b| b.energy_kwh).sum(),
+        kwh: list.iter().map(|c| c.kwh).sum(),
         energy,
         time,
         idle,
@@ -211,7 +258,11 @@ percent = 7.5
                 }
                 prop_assert!(b.net() >= Decimal::ONE && b.net() <= Decimal::from(40));
             }
-            for inv in invoices(&bills, GroupBy::IdTag) {
+            let charges: Vec<Charge<'_>> = bills.iter().map(|b| Charge::new(b, GroupBy::IdTag, &b.currency)).collect();
+            for (b, c) in bills.iter().zip(&charges) {
+                prop_assert_eq!(c.net(), b.net());
+            }
+            for inv in invoices(&charges) {
                 let lines: Decimal = bills.iter().filter(|b| party(b, GroupBy::IdTag) == inv.party).flat_map(|b| &b.lines).map(|l| l.amount).sum();
                 prop_assert_eq!(inv.net, lines);
                 let vat: Decimal = inv.vat_groups.iter().map(|g| g.vat).sum();

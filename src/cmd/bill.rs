@@ -15,8 +15,10 @@ use rust_decimal::Decimal;
 
 use super::{note, write_output};
 use crate::anomaly::{self, Severity};
-use crate::billing::money::money_text;
-use crate::billing::{self, GroupBy, SessionBill, SessionInput};
+use std::fmt::Write as _;
+
+use crate::billing::money::{money_text, write_money};
+use crate::billing::{self, Charge, GroupBy, SessionBill, SessionInput};
 use crate::cli::{BillArgs, BillBy, GlobalArgs};
 use crate::exit;
 use crate::output::TableStyle;
@@ -41,42 +43,70 @@ pub(crate) struct Unbillable {
 
 pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let (set, tariff) = load_tariffs(args)?;
-    let Priced {
-        bills,
-        unbillable,
-        tariff_of,
-        now,
-    } = price(args, &tariff, &set, global)?;
-    if let Some(path) = &args.cdr_out {
-        let cdrs: Vec<serde_json::Value> = bills
-            .iter()
-            .map(|b| billing::cdr::cdr(b, &set.tariffs[tariff_of[&b.uid]], now))
-            .collect();
-        let text = serde_json::to_string_pretty(&cdrs).expect("CDRs serialize");
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        note(
-            global,
-            &format!("wrote {} CDRs to {}", cdrs.len(), path.display()),
-        );
-    }
-
     let by = match args.by {
         BillBy::Customer => GroupBy::Customer,
         BillBy::IdTag => GroupBy::IdTag,
         BillBy::Station => GroupBy::Station,
     };
-    let invoices = billing::invoices(&bills, by);
-    summary(global, &bills, &invoices, &unbillable);
-    let df = if args.lines {
-        lines_frame(
-            &bills,
-            if args.include_unbillable {
-                &unbillable
-            } else {
-                &[]
-            },
-        )?
+    let currency = |i: usize| set.tariffs[i].currency.as_str();
+    let df = if args.lines || args.cdr_out.is_some() {
+        // Whole bills are kept only when their lines or CDRs are written.
+        let keep_periods = args.cdr_out.is_some();
+        let Priced {
+            bills,
+            unbillable,
+            now,
+        } = price(args, &tariff, &set, global, |mut bill, i| {
+            if !keep_periods {
+                // Periods are only needed for CDRs; a year of sessions is a lot of them.
+                bill.periods = Vec::new();
+            }
+            (bill, i)
+        })?;
+        if let Some(path) = &args.cdr_out {
+            let cdrs: Vec<serde_json::Value> = bills
+                .iter()
+                .map(|(b, i)| billing::cdr::cdr(b, &set.tariffs[*i], now))
+                .collect();
+            let text = serde_json::to_string_pretty(&cdrs).expect("CDRs serialize");
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            note(
+                global,
+                &format!("wrote {} CDRs to {}", cdrs.len(), path.display()),
+            );
+        }
+        let charges: Vec<Charge<'_>> = bills
+            .iter()
+            .map(|(b, i)| Charge::new(b, by, currency(*i)))
+            .collect();
+        let invoices = billing::invoices(&charges);
+        summary(global, &charges, &invoices, &unbillable);
+        if args.lines {
+            let bills: Vec<SessionBill> = bills.into_iter().map(|(b, _)| b).collect();
+            lines_frame(
+                &bills,
+                if args.include_unbillable {
+                    &unbillable
+                } else {
+                    &[]
+                },
+            )?
+        } else {
+            invoices_frame(&invoices, args.by)?
+        }
     } else {
+        // Invoices only: each bill is folded into its charge as soon as it
+        // is priced.
+        let Priced {
+            bills: charges,
+            unbillable,
+            ..
+        } = price(args, &tariff, &set, global, |bill, i| {
+            Charge::new(&bill, by, currency(i))
+        })?;
+        let invoices = billing::invoices(&charges);
+        summary(global, &charges, &invoices, &unbillable);
         invoices_frame(&invoices, args.by)?
     };
     write_output(&df, &args.output, |d| Ok(d.clone()), TableStyle::default())?;
@@ -96,7 +126,7 @@ impl YearMonth for NaiveDate {
 
 fn summary(
     global: &GlobalArgs,
-    bills: &[SessionBill],
+    charges: &[Charge<'_>],
     invoices: &[billing::Invoice],
     unbillable: &[Unbillable],
 ) {
@@ -123,10 +153,10 @@ fn summary(
             )
         })
         .collect();
-    let kwh: Decimal = bills.iter().map(|b| b.energy_kwh).sum();
+    let kwh: Decimal = charges.iter().map(|c| c.kwh).sum();
     let mut text = format!(
         "billed {} sessions ({} kWh) into {} invoices: {}",
-        bills.len(),
+        charges.len(),
         kwh.round_dp(3),
         invoices.len(),
         if money.is_empty() {
@@ -337,6 +367,34 @@ fn wh_decimal(wh: f64) -> Decimal {
     }
 }
 
+/// A text column written on every core, a chunk of rows at a time into
+/// one reused buffer, instead of one String per value: a large month has
+/// hundreds of thousands of invoices and a dozen text columns.
+fn text_column<T: Sync>(
+    name: &str,
+    rows: &[T],
+    write: impl Fn(&mut String, &T) + Sync,
+) -> PolarsResult<Column> {
+    let parts: Vec<StringChunked> = rows
+        .par_chunks(16 * 1024)
+        .map(|part| {
+            let mut column = StringChunkedBuilder::new(name.into(), part.len());
+            let mut text = String::new();
+            for row in part {
+                text.clear();
+                write(&mut text, row);
+                column.append_value(&text);
+            }
+            column.finish()
+        })
+        .collect();
+    let mut out = StringChunked::full_null(name.into(), 0);
+    for part in &parts {
+        out.append(part)?;
+    }
+    Ok(out.rechunk().into_owned().into_series().into_column())
+}
+
 /// One row per invoice.
 fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<DataFrame> {
     let party = match by {
@@ -344,68 +402,44 @@ fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<Dat
         BillBy::IdTag => "id_tag",
         BillBy::Station => "station_id",
     };
-    // Decimal to text is most of the work on hundreds of thousands of
-    // invoices: each column is formatted on every core.
-    let money = |f: &(dyn Fn(&billing::Invoice) -> Decimal + Sync)| -> Vec<String> {
-        invoices
-            .par_iter()
-            .map(|i| money_text(f(i), i.minor_units))
-            .collect()
+    let money = |name: &str, f: fn(&billing::Invoice) -> Decimal| {
+        text_column(name, invoices, |out, i| {
+            write_money(out, f(i), i.minor_units)
+        })
     };
     DataFrame::new(
         invoices.len(),
         vec![
-            Column::new(
-                party.into(),
-                invoices.iter().map(|i| i.party.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "currency".into(),
-                invoices
-                    .iter()
-                    .map(|i| i.currency.clone())
-                    .collect::<Vec<_>>(),
-            ),
+            text_column(party, invoices, |out, i| out.push_str(&i.party))?,
+            text_column("currency", invoices, |out, i| out.push_str(&i.currency))?,
             Column::new(
                 "sessions".into(),
                 invoices.iter().map(|i| i.sessions).collect::<Vec<_>>(),
             ),
-            Column::new(
-                "kwh".into(),
-                invoices
-                    .par_iter()
-                    .map(|i| i.kwh.round_dp(3).normalize().to_string())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new("energy".into(), money(&|i| i.energy)),
-            Column::new("time".into(), money(&|i| i.time)),
-            Column::new("idle".into(), money(&|i| i.idle)),
-            Column::new("fees".into(), money(&|i| i.fees)),
-            Column::new("discounts".into(), money(&|i| i.discounts)),
-            Column::new("adjustments".into(), money(&|i| i.adjustments)),
-            Column::new("net".into(), money(&|i| i.net)),
-            Column::new(
-                "vat_breakdown".into(),
-                invoices
-                    .par_iter()
-                    .map(|i| {
-                        i.vat_groups
-                            .iter()
-                            .map(|g| {
-                                format!(
-                                    "{}%: {} -> {}",
-                                    g.rate,
-                                    money_text(g.base, i.minor_units),
-                                    money_text(g.vat, i.minor_units)
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new("vat".into(), money(&|i| i.vat)),
-            Column::new("gross".into(), money(&|i| i.gross)),
+            text_column("kwh", invoices, |out, i| {
+                // Display of a Decimal appends without a String of its own.
+                let _ = write!(out, "{}", i.kwh.round_dp(3).normalize());
+            })?,
+            money("energy", |i| i.energy)?,
+            money("time", |i| i.time)?,
+            money("idle", |i| i.idle)?,
+            money("fees", |i| i.fees)?,
+            money("discounts", |i| i.discounts)?,
+            money("adjustments", |i| i.adjustments)?,
+            money("net", |i| i.net)?,
+            text_column("vat_breakdown", invoices, |out, i| {
+                for (n, g) in i.vat_groups.iter().enumerate() {
+                    if n > 0 {
+                        out.push_str("; ");
+                    }
+                    let _ = write!(out, "{}%: ", g.rate);
+                    write_money(out, g.base, i.minor_units);
+                    out.push_str(" -> ");
+                    write_money(out, g.vat, i.minor_units);
+                }
+            })?,
+            money("vat", |i| i.vat)?,
+            money("gross", |i| i.gross)?,
         ],
     )
 }
@@ -441,22 +475,24 @@ pub(crate) fn load_tariffs(
     Ok((set, tariff.to_path_buf()))
 }
 
-/// Sessions of the window priced, and those that could not be.
-pub(crate) struct Priced {
-    pub bills: Vec<SessionBill>,
+/// Sessions of the window priced (each kept as `T`), and those that could
+/// not be.
+pub(crate) struct Priced<T> {
+    pub bills: Vec<T>,
     pub unbillable: Vec<Unbillable>,
-    /// Session uid -> index of its tariff in the set.
-    pub tariff_of: HashMap<String, usize>,
     pub now: DateTime<Utc>,
 }
 
 /// Price every session of the window (`--period` or `--since/--until`).
-pub(crate) fn price(
+/// `keep` turns each bill and the index of its tariff in `set` into what
+/// the caller keeps of it.
+pub(crate) fn price<T: Send>(
     args: &BillArgs,
     tariff: &std::path::Path,
     set: &billing::TariffSet,
     global: &GlobalArgs,
-) -> anyhow::Result<Priced> {
+    keep: impl Fn(SessionBill, usize) -> T + Sync,
+) -> anyhow::Result<Priced<T>> {
     let store = Store::open(&global.data)?;
     let snapshot = store.snapshot()?;
     let now = timeutil::now();
@@ -537,7 +573,6 @@ pub(crate) fn price(
     // work on a month of a large fleet.
     let mut to_price: Vec<(SessionInput, usize, Tz)> = Vec::new();
     let mut unbillable: Vec<Unbillable> = Vec::new();
-    let mut tariff_of: HashMap<String, usize> = HashMap::new();
     for s in &input.sessions {
         let site = sites.get(&*s.station).map(String::as_str);
         let tariff_idx = set
@@ -614,26 +649,16 @@ pub(crate) fn price(
             energy_wh: wh_decimal(e),
             curve,
         };
-        tariff_of.insert(s.uid.to_string(), i);
         to_price.push((session, i, zone));
     }
-    let keep_periods = args.cdr_out.is_some();
-    let bills: Vec<SessionBill> = to_price
+    let bills: Vec<T> = to_price
         .into_par_iter()
-        .map(|(session, i, zone)| {
-            let mut bill = billing::price_session(&session, &set.tariffs[i], zone);
-            if !keep_periods {
-                // Periods are only needed for CDRs; a year of sessions is a lot of them.
-                bill.periods = Vec::new();
-            }
-            bill
-        })
+        .map(|(session, i, zone)| keep(billing::price_session(&session, &set.tariffs[i], zone), i))
         .collect();
 
     Ok(Priced {
         bills,
         unbillable,
-        tariff_of,
         now,
     })
 }
