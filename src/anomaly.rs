@@ -14,6 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use statrs::statistics::{Data, OrderStatistics};
 
@@ -250,8 +252,10 @@ const REJECTED: &[&str] = &[
 /// A session as the rules need it.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// Inline up to 24 bytes (`csv:ST00519/TX4092`): no allocation per
+    /// session on the millions of rows of a large window.
+    pub uid: PlSmallStr,
     /// Boxed strings: 8 bytes less than `String` each, on millions of rows.
-    pub uid: Box<str>,
     /// Shared between the sessions of a station (millions of rows, a few
     /// thousand stations).
     pub station: Arc<str>,
@@ -331,13 +335,20 @@ fn hrs(h: f64) -> String {
 
 /// Robust location and scale: median and MAD scaled to a normal σ.
 fn median_mad(values: &[f64]) -> Option<(f64, f64)> {
+    median_mad_in_place(&mut values.to_vec())
+}
+
+/// [`median_mad`] reordering and overwriting `values` instead of copying
+/// them (twice): the fleet's values are tens of millions.
+fn median_mad_in_place(values: &mut [f64]) -> Option<(f64, f64)> {
     if values.is_empty() {
         return None;
     }
-    let mut data = Data::new(values.to_vec());
-    let median = data.median();
-    let deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
-    let mad = Data::new(deviations).median() * 1.4826;
+    let median = Data::new(&mut *values).median();
+    for v in values.iter_mut() {
+        *v = (*v - median).abs();
+    }
+    let mad = Data::new(values).median() * 1.4826;
     Some((median, mad))
 }
 
@@ -378,15 +389,48 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         })
     };
 
+    // The kinds the per-session rules below check, looked up once rather
+    // than by name for each of millions of sessions.
+    let [want_spike, want_inconsistent, want_regression, want_zero, want_idle, want_open, want_long, want_skew, want_auth, want_unknown] =
+        [
+            "power_spike",
+            "energy_inconsistent",
+            "meter_regression",
+            "zero_energy",
+            "idle_blocking",
+            "open_session",
+            "long_session",
+            "clock_skew",
+            "auth_rejected",
+            "unknown_tag",
+        ]
+        .map(&wanted);
+    let per_session = [
+        want_spike,
+        want_inconsistent,
+        want_regression,
+        want_zero,
+        want_idle,
+        want_open,
+        want_long,
+        want_skew,
+        want_auth,
+        want_unknown,
+    ]
+    .contains(&true);
+
     // Robust maxima for stations without a rating: the station's own peaks
     // when it has enough sessions (a mixed fleet's 150 kW chargers are not
-    // spikes next to its 11 kW ones), else the fleet's.
+    // spikes next to its 11 kW ones), else the fleet's. Only worked out
+    // when power spikes are asked for: it is a median over every session.
     let limit =
         |peaks: &[f64]| median_mad(peaks).map(|(m, d)| m + rules.fleet_spike_mad * d.max(m * 0.05));
     let mut station_peaks: HashMap<&str, Vec<f64>> = HashMap::new();
-    for s in &input.sessions {
-        if let Some(p) = s.max_power_w.or_else(|| s.mean_kw().map(|k| k * 1000.0)) {
-            station_peaks.entry(&*s.station).or_default().push(p);
+    if want_spike {
+        for s in &input.sessions {
+            if let Some(p) = s.max_power_w.or_else(|| s.mean_kw().map(|k| k * 1000.0)) {
+                station_peaks.entry(&*s.station).or_default().push(p);
+            }
         }
     }
     let fleet_peaks: Vec<f64> = station_peaks.values().flatten().copied().collect();
@@ -396,15 +440,19 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         .filter(|(_, v)| v.len() >= rules.outlier_min_sessions)
         .filter_map(|(k, v)| Some((*k, limit(v)?)))
         .collect();
-    let durations: Vec<f64> = input.sessions.iter().filter_map(Session::hours).collect();
-    let long_limit = quantile(&durations, 0.99).map_or(rules.long_hours, |p| {
-        (p * rules.long_factor).max(rules.long_hours)
-    });
+    let long_limit = if want_long || want_open {
+        let durations: Vec<f64> = input.sessions.iter().filter_map(Session::hours).collect();
+        quantile(&durations, 0.99).map_or(rules.long_hours, |p| {
+            (p * rules.long_factor).max(rules.long_hours)
+        })
+    } else {
+        rules.long_hours
+    };
 
-    for s in &window {
+    for s in window.iter().filter(|_| per_session) {
         let rated_w = input.rated_kw.get(&*s.station).map(|k| k * 1000.0);
         // power_spike
-        if wanted("power_spike") {
+        if want_spike {
             let peak = s.max_power_w.or_else(|| {
                 input.samples.get(&*s.uid).and_then(|v| {
                     v.iter()
@@ -456,7 +504,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             }
         }
         // energy_inconsistent: more energy than the power limit allows.
-        if wanted("energy_inconsistent") {
+        if want_inconsistent {
             if let (Some(e), Some(h)) = (s.energy_wh, s.hours().or_else(|| s.charging_hours())) {
                 let limit_w = rated_w.or(s.max_power_w.filter(|p| *p > 0.0));
                 if let Some(limit) = limit_w {
@@ -492,7 +540,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             }
         }
         // meter_regression: the register went down.
-        if wanted("meter_regression") {
+        if want_regression {
             let mut prev: Option<(DateTime<Utc>, f64)> = s.meter_start.map(|v| (s.start, v));
             let mut worst: Option<(DateTime<Utc>, f64, f64)> = None;
             if let Some(samples) = input.samples.get(&*s.uid) {
@@ -531,7 +579,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             }
         }
         // zero_energy
-        if wanted("zero_energy") {
+        if want_zero {
             if let (Some(e), Some(h)) = (s.energy_wh, s.hours()) {
                 if e < rules.zero_energy_wh && h * 60.0 >= rules.zero_energy_min_minutes {
                     push_session(
@@ -547,7 +595,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             }
         }
         // idle_blocking
-        if wanted("idle_blocking") {
+        if want_idle {
             if let (Some(end), Some(stop)) = (s.charging_end, s.stop) {
                 let idle = (stop - end).num_milliseconds() as f64 / 3_600_000.0;
                 if idle > rules.idle_hours {
@@ -573,7 +621,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         }
         // open_session / long_session
         match s.stop {
-            None if wanted("open_session") => {
+            None if want_open => {
                 let open =
                     (input.until.min(input.now) - s.start).num_milliseconds() as f64 / 3_600_000.0;
                 if open > long_limit {
@@ -592,7 +640,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     );
                 }
             }
-            Some(_) if wanted("long_session") => {
+            Some(_) if want_long => {
                 if let Some(h) = s.hours().filter(|h| *h > long_limit) {
                     push_session(
                         &mut out,
@@ -612,7 +660,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             _ => {}
         }
         // clock_skew
-        if wanted("clock_skew") {
+        if want_skew {
             let future = input.now + Duration::seconds((rules.future_minutes * 60.0) as i64);
             let mut problems = Vec::new();
             for (what, t) in [
@@ -754,9 +802,12 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         }
     }
 
-    // Per connector: overlaps, duplicates, short bursts.
+    // Per connector: overlaps, duplicates, short bursts (sessions grouped
+    // and sorted only when one of them is asked for).
+    let per_connector =
+        wanted("overlap") || wanted("duplicate_transaction") || wanted("short_burst");
     let mut by_connector: BTreeMap<(&str, Option<i32>), Vec<&Session>> = BTreeMap::new();
-    for s in &input.sessions {
+    for s in input.sessions.iter().filter(|_| per_connector) {
         by_connector
             .entry((&*s.station, s.connector))
             .or_default()
@@ -857,7 +908,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     }
 
     events_rules(input, rules, &wanted, &mut out);
-    outliers(input, rules, &wanted, &window, &mut out);
+    outliers(input, rules, &wanted, &mut out);
     daily(input, rules, &wanted, &mut out);
 
     out.retain(|f| in_window(f.ts) || f.kind == "open_session" || f.kind == "stuck_status");
@@ -1022,64 +1073,86 @@ fn events_rules(
 
 /// Robust z-scores of energy, duration and mean power, against the
 /// station's own sessions (enough of them) or else the fleet's.
-fn outliers(
-    input: &Input,
-    rules: &Rules,
-    wanted: &dyn Fn(&str) -> bool,
-    window: &[&Session],
-    out: &mut Vec<Finding>,
-) {
+fn outliers(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<Finding>) {
     type Metric = fn(&Session) -> Option<f64>;
     let metrics: [(&'static str, Metric, &str); 3] = [
         ("outlier_energy", |s| s.energy_wh.map(|e| e / 1000.0), "kWh"),
         ("outlier_duration", |s| s.hours(), "h"),
         ("outlier_power", |s| s.mean_kw(), "kW"),
     ];
-    for (kind, metric, unit) in metrics {
-        if !wanted(kind) {
-            continue;
-        }
-        let mut by_station: HashMap<&str, Vec<f64>> = HashMap::new();
-        let mut fleet = Vec::new();
-        for s in &input.sessions {
-            if let Some(v) = metric(s) {
-                by_station.entry(&s.station).or_default().push(v);
-                fleet.push(v);
-            }
-        }
-        let fleet_stats = median_mad(&fleet);
-        let station_stats: HashMap<&str, (f64, f64)> = by_station
-            .iter()
-            .filter(|(_, v)| v.len() >= rules.outlier_min_sessions)
-            .filter_map(|(k, v)| Some((*k, median_mad(v)?)))
-            .collect();
-        for s in window {
-            let Some(v) = metric(s) else { continue };
-            let (scope, (median, mad)) = match station_stats.get(&*s.station) {
-                Some(st) => ("the station's", *st),
-                None => match fleet_stats {
-                    Some(f) => ("the fleet's", f),
-                    None => continue,
-                },
-            };
-            // A floor on the scale keeps near-constant series from turning
-            // tiny differences into huge z-scores.
-            let scale = mad.max(median.abs() * 0.05).max(1e-9);
-            let z = (v - median) / scale;
-            if z.abs() > rules.outlier_z {
-                out.push(Finding {
-                    ts: s.start,
-                    station_id: s.station.to_string(),
-                    connector_id: s.connector,
-                    session_uid: Some(s.uid.to_string()),
-                    kind,
-                    severity: if z.abs() > rules.outlier_warning_z { Severity::Warning } else { Severity::Info },
-                    score: z,
-                    detail: format!("{v:.2} {unit} against {scope} median {median:.2} {unit} (robust z {z:+.1})"),
-                });
-            }
-        }
+    let metrics: Vec<_> = metrics.into_iter().filter(|m| wanted(m.0)).collect();
+    if metrics.is_empty() {
+        return;
     }
+    // The station of each session as a dense index, once for every metric.
+    let mut index: FxHashMap<&str, u32> = FxHashMap::default();
+    let station_of: Vec<u32> = input
+        .sessions
+        .iter()
+        .map(|s| {
+            let next = index.len() as u32;
+            *index.entry(&*s.station).or_insert(next)
+        })
+        .collect();
+    let stations = index.len();
+    let in_window = |t: DateTime<Utc>| t >= input.since && t < input.until;
+    // The metrics are independent: each on its own core. Every one is a
+    // median and MAD over the whole fleet and over each station.
+    let found: Vec<Vec<Finding>> = metrics
+        .into_par_iter()
+        .map(|(kind, metric, unit)| {
+            let mut by_station: Vec<Vec<f64>> = vec![Vec::new(); stations];
+            let mut fleet = Vec::new();
+            for (s, &i) in input.sessions.iter().zip(&station_of) {
+                if let Some(v) = metric(s) {
+                    by_station[i as usize].push(v);
+                    fleet.push(v);
+                }
+            }
+            let fleet_stats = median_mad_in_place(&mut fleet);
+            drop(fleet);
+            let station_stats: Vec<Option<(f64, f64)>> = by_station
+                .into_iter()
+                .map(|mut v| {
+                    (v.len() >= rules.outlier_min_sessions)
+                        .then(|| median_mad_in_place(&mut v))
+                        .flatten()
+                })
+                .collect();
+            let mut out = Vec::new();
+            for (s, &i) in input.sessions.iter().zip(&station_of) {
+                if !in_window(s.start) {
+                    continue;
+                }
+                let Some(v) = metric(s) else { continue };
+                let (scope, (median, mad)) = match station_stats[i as usize] {
+                    Some(st) => ("the station's", st),
+                    None => match fleet_stats {
+                        Some(f) => ("the fleet's", f),
+                        None => continue,
+                    },
+                };
+                // A floor on the scale keeps near-constant series from turning
+                // tiny differences into huge z-scores.
+                let scale = mad.max(median.abs() * 0.05).max(1e-9);
+                let z = (v - median) / scale;
+                if z.abs() > rules.outlier_z {
+                    out.push(Finding {
+                        ts: s.start,
+                        station_id: s.station.to_string(),
+                        connector_id: s.connector,
+                        session_uid: Some(s.uid.to_string()),
+                        kind,
+                        severity: if z.abs() > rules.outlier_warning_z { Severity::Warning } else { Severity::Info },
+                        score: z,
+                        detail: format!("{v:.2} {unit} against {scope} median {median:.2} {unit} (robust z {z:+.1})"),
+                    });
+                }
+            }
+            out
+        })
+        .collect();
+    out.extend(found.into_iter().flatten());
 }
 
 /// Daily station energy against its own rolling baseline.
@@ -1186,12 +1259,26 @@ pub fn append_sessions(
     names: &mut Interner,
     out: &mut Vec<Session>,
 ) -> PolarsResult<()> {
-    let s = |n: &str| -> PolarsResult<StringChunked> { Ok(df.column(n)?.str()?.clone()) };
+    // One chunk per column: rows are read by index, and an index into a
+    // column of many chunks is a search per value.
+    let s = |n: &str| -> PolarsResult<StringChunked> {
+        Ok(df.column(n)?.str()?.rechunk().into_owned())
+    };
     let f = |n: &str| -> PolarsResult<Float64Chunked> {
-        Ok(df.column(n)?.cast(&DataType::Float64)?.f64()?.clone())
+        Ok(df
+            .column(n)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .rechunk()
+            .into_owned())
     };
     let t = |n: &str| -> PolarsResult<Int64Chunked> {
-        Ok(df.column(n)?.cast(&DataType::Int64)?.i64()?.clone())
+        Ok(df
+            .column(n)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .rechunk()
+            .into_owned())
     };
     let (uid, station, tag, auth) = (
         s(c::SESSION_UID)?,
@@ -1203,7 +1290,8 @@ pub fn append_sessions(
         .column(c::CONNECTOR_ID)?
         .cast(&DataType::Int32)?
         .i32()?
-        .clone();
+        .rechunk()
+        .into_owned();
     let (start, stop, cend) = (t(c::START)?, t(c::STOP)?, t(c::CHARGING_END)?);
     let (ms, mst, e, p) = (
         f(c::METER_START_WH)?,
@@ -1251,7 +1339,8 @@ pub fn events_from(df: &DataFrame) -> PolarsResult<Vec<Event>> {
         .column(c::CONNECTOR_ID)?
         .cast(&DataType::Int32)?
         .i32()?
-        .clone();
+        .rechunk()
+        .into_owned();
     let ts = df.column(c::TS)?.cast(&DataType::Int64)?.i64()?.clone();
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
