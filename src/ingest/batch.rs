@@ -143,33 +143,77 @@ impl Batch {
         use col::*;
         match table {
             Table::Sessions => {
+                // One pass over the rows into every column's builder: a
+                // pass per column read the whole (wide) row vector 17 times.
                 let r = &self.sessions;
+                let n = r.len();
+                let text = |name: &str| StringChunkedBuilder::new(name.into(), n);
+                let (mut uid, mut tx, mut station, mut tag, mut auth, mut reason) = (
+                    text(SESSION_UID),
+                    text(TRANSACTION_ID),
+                    text(STATION_ID),
+                    text(ID_TAG),
+                    text(AUTH_STATUS),
+                    text(STOP_REASON),
+                );
+                let (mut source, mut file) = (text(SOURCE), text(SOURCE_FILE));
+                let mut connector =
+                    PrimitiveChunkedBuilder::<Int32Type>::new(CONNECTOR_ID.into(), n);
+                let time = |name: &str| PrimitiveChunkedBuilder::<Int64Type>::new(name.into(), n);
+                let (mut start, mut stop, mut cend) = (time(START), time(STOP), time(CHARGING_END));
+                let number =
+                    |name: &str| PrimitiveChunkedBuilder::<Float64Type>::new(name.into(), n);
+                let (mut m0, mut m1, mut energy, mut power) = (
+                    number(METER_START_WH),
+                    number(METER_STOP_WH),
+                    number(ENERGY_WH),
+                    number(MAX_POWER_W),
+                );
+                let mut line = PrimitiveChunkedBuilder::<UInt64Type>::new(SOURCE_LINE.into(), n);
+                for s in r {
+                    uid.append_value(&s.session_uid);
+                    tx.append_option(s.transaction_id.as_deref());
+                    station.append_value(&s.station_id);
+                    connector.append_option(s.connector_id);
+                    tag.append_option(s.id_tag.as_deref());
+                    auth.append_option(s.auth_status.as_deref());
+                    start.append_value(micros(&s.start));
+                    stop.append_option(s.stop.as_ref().map(micros));
+                    cend.append_option(s.charging_end.as_ref().map(micros));
+                    m0.append_option(s.meter_start_wh);
+                    m1.append_option(s.meter_stop_wh);
+                    energy.append_option(s.energy_wh);
+                    power.append_option(s.max_power_w);
+                    reason.append_option(s.stop_reason.as_deref());
+                    source.append_value(s.source);
+                    file.append_value(&*s.source_file);
+                    line.append_option(s.source_line);
+                }
+                let dt = |b: PrimitiveChunkedBuilder<Int64Type>| {
+                    b.finish()
+                        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                        .into_column()
+                };
                 frame(
-                    r.len(),
+                    n,
                     vec![
-                        str_column(SESSION_UID, r.iter().map(|s| Some(s.session_uid.as_str()))),
-                        str_column(
-                            TRANSACTION_ID,
-                            r.iter().map(|s| s.transaction_id.as_deref()),
-                        ),
-                        str_column(STATION_ID, r.iter().map(|s| Some(s.station_id.as_str()))),
-                        i32_column(CONNECTOR_ID, r.iter().map(|s| s.connector_id)),
-                        str_column(ID_TAG, r.iter().map(|s| s.id_tag.as_deref())),
-                        str_column(AUTH_STATUS, r.iter().map(|s| s.auth_status.as_deref())),
-                        dt_column(START, r.iter().map(|s| Some(micros(&s.start)))),
-                        dt_column(STOP, r.iter().map(|s| s.stop.as_ref().map(micros))),
-                        dt_column(
-                            CHARGING_END,
-                            r.iter().map(|s| s.charging_end.as_ref().map(micros)),
-                        ),
-                        f64_column(METER_START_WH, r.iter().map(|s| s.meter_start_wh)),
-                        f64_column(METER_STOP_WH, r.iter().map(|s| s.meter_stop_wh)),
-                        f64_column(ENERGY_WH, r.iter().map(|s| s.energy_wh)),
-                        f64_column(MAX_POWER_W, r.iter().map(|s| s.max_power_w)),
-                        str_column(STOP_REASON, r.iter().map(|s| s.stop_reason.as_deref())),
-                        str_column(SOURCE, r.iter().map(|s| Some(s.source))),
-                        str_column(SOURCE_FILE, r.iter().map(|s| Some(&*s.source_file))),
-                        u64_column(SOURCE_LINE, r.iter().map(|s| s.source_line)),
+                        uid.finish().into_column(),
+                        tx.finish().into_column(),
+                        station.finish().into_column(),
+                        connector.finish().into_column(),
+                        tag.finish().into_column(),
+                        auth.finish().into_column(),
+                        dt(start),
+                        dt(stop),
+                        dt(cend),
+                        m0.finish().into_column(),
+                        m1.finish().into_column(),
+                        energy.finish().into_column(),
+                        power.finish().into_column(),
+                        reason.finish().into_column(),
+                        source.finish().into_column(),
+                        file.finish().into_column(),
+                        line.finish().into_column(),
                     ],
                 )
             }

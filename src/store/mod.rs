@@ -399,9 +399,12 @@ impl WriteTxn {
             let file = File::create(&path).map_err(io_err(&path, "create"))?;
             chunks.push(Staged::File(path.clone()));
             self.written.push(path.clone());
-            // Staged files live for one ingest: favour speed over size.
+            // Staged files live for one ingest and are never pruned: favour
+            // speed over size, and no statistics (polars' default includes
+            // a distinct count, a HyperLogLog pass over every column).
             ParquetWriter::new(&file)
                 .with_compression(ParquetCompression::Uncompressed)
+                .with_statistics(StatisticsOptions::empty())
                 .finish(&mut part)
                 .map_err(pl_err(format!("cannot write {}", path.display())))?;
         }
@@ -884,6 +887,16 @@ fn write_manifest(root: &Path, manifest: &Manifest) -> Result<(), StoreError> {
 /// depend on the order rows arrive in. CSV rows are left to `dedupe`.
 pub fn combine_ocpp_sessions(df: DataFrame) -> PolarsResult<DataFrame> {
     use crate::schema::col as c;
+    // Exports (CSV, JSON) have nothing to combine: their rows stay as they
+    // are, without a filter copying every column.
+    let any_ocpp = df
+        .column(c::SOURCE)?
+        .str()?
+        .iter()
+        .any(|s| s.is_some_and(|s| s.starts_with("ocpp")));
+    if !any_ocpp {
+        return Ok(df);
+    }
     let is_ocpp = col(c::SOURCE).str().starts_with(lit("ocpp"));
     let csv_rows = df.clone().lazy().filter(is_ocpp.clone().not());
     let first = |name: &str| col(name).drop_nulls().first().alias(name);
