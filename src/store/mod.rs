@@ -683,9 +683,12 @@ fn write_partition(
     let mut write = || -> Result<u64, StoreError> {
         let file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
         ParquetWriter::new(&file)
-            .with_compression(ParquetCompression::Zstd(
-                polars_parquet::write::ZstdLevel::try_new(1).ok(),
-            ))
+            // Snappy: what every Parquet reader understands (Spark, DuckDB,
+            // pyarrow write it by default), and on ten million sessions
+            // ingest spent 1.5-2 s less compressing than with zstd level 1,
+            // and reads 0.2-0.3 s less decompressing, for files 1.5 times
+            // larger (582 against 389 MB).
+            .with_compression(ParquetCompression::Snappy)
             // Min, max and null counts (what pruning reads); distinct counts
             // would cost a HyperLogLog pass over every column.
             .with_statistics(StatisticsOptions::default())
