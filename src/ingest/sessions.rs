@@ -75,12 +75,31 @@ pub struct MapStats {
     pub earliest_start: Option<DateTime<Utc>>,
 }
 
+/// The column of each field, looked up for every field of every row: an
+/// array by the field's position rather than a map.
+#[derive(Debug, Clone, Default)]
+struct Columns([Option<usize>; Field::ALL.len()]);
+
+impl Columns {
+    fn insert(&mut self, field: Field, column: usize) {
+        self.0[field as usize] = Some(column);
+    }
+
+    fn get(&self, field: &Field) -> Option<&usize> {
+        self.0[*field as usize].as_ref()
+    }
+
+    fn contains_key(&self, field: &Field) -> bool {
+        self.get(field).is_some()
+    }
+}
+
 /// Maps rows of one file, with one header, to sessions.
 #[derive(Debug)]
 pub struct SessionMapper {
     pub preset: &'static Preset,
     header: Vec<String>,
-    cols: BTreeMap<Field, usize>,
+    cols: Columns,
     date_order: DateOrder,
     tz: Option<Tz>,
     preset_zone: Option<Tz>,
@@ -131,7 +150,7 @@ impl SessionMapper {
                 }
             },
         };
-        let mut cols = BTreeMap::new();
+        let mut cols = Columns::default();
         for (field, spec) in preset.columns {
             if let Some(i) = presets::find_column(header, spec) {
                 cols.insert(*field, i);
@@ -245,15 +264,14 @@ impl SessionMapper {
     /// The field's text, `None` when the column is absent or holds a null token.
     fn get<'r, F: Fields + ?Sized>(&self, row: &'r F, field: Field) -> Option<Cow<'r, str>> {
         let i = *self.cols.get(&field)?;
-        let v = row.field(i)?;
-        let trimmed = v.trim();
-        if NULL_TOKENS.contains(&trimmed) {
-            return None;
+        // Null tokens are at most 4 bytes: longer text skips the list.
+        let is_null = |t: &str| t.len() <= 4 && NULL_TOKENS.contains(&t);
+        match row.field(i)? {
+            Cow::Borrowed(b) => Some(b.trim()).filter(|t| !is_null(t)).map(Cow::Borrowed),
+            Cow::Owned(o) => Some(o.trim())
+                .filter(|t| !is_null(t))
+                .map(|t| Cow::Owned(t.to_string())),
         }
-        Some(match v {
-            Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-            Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
-        })
     }
 
     fn number<F: Fields + ?Sized>(&self, row: &F, field: Field) -> Result<Option<f64>, RowError> {
@@ -547,6 +565,18 @@ fn parse_connector(text: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_has_its_own_column_slot() {
+        let mut cols = Columns::default();
+        for (i, f) in Field::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i, "{f:?}");
+            cols.insert(*f, 100 + i);
+        }
+        for (i, f) in Field::ALL.iter().enumerate() {
+            assert_eq!(cols.get(f), Some(&(100 + i)));
+        }
+    }
 
     #[test]
     fn numbers_as_exports_write_them() {
