@@ -19,7 +19,12 @@ pub fn money_text(v: Decimal, minor_units: u32) -> String {
 /// [`money_text`] appended to `out`: columns of hundreds of thousands of
 /// amounts reuse one buffer.
 pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
-    let mut r = round_money(v, minor_units);
+    // Sums of rounded lines (most amounts written) need no rounding.
+    let mut r = if v.scale() <= minor_units {
+        v
+    } else {
+        round_money(v, minor_units)
+    };
     r.rescale(minor_units);
     if r.scale() != minor_units {
         // Too large to carry that many decimals: Decimal prints it as is.
@@ -32,6 +37,14 @@ pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
     let mut digits = [0u8; 40];
     let mut at = digits.len();
     let mut m = r.mantissa().unsigned_abs();
+    // 128-bit division is a library call: only digits beyond 64 bits (no
+    // real amount has them) take it, the rest the machine's division.
+    while m > u128::from(u64::MAX) {
+        at -= 1;
+        digits[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    let mut m = m as u64;
     loop {
         at -= 1;
         digits[at] = b'0' + (m % 10) as u8;
