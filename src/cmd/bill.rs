@@ -568,93 +568,107 @@ pub(crate) fn price<T: Send>(
             None => s.start >= since && s.start < until,
         }
     };
-    // Sessions are sorted into billable and not in order, then priced on
-    // every core: pricing is independent per session and the bulk of the
-    // work on a month of a large fleet.
-    let mut to_price: Vec<(SessionInput, usize, Tz)> = Vec::new();
-    let mut unbillable: Vec<Unbillable> = Vec::new();
-    for s in &input.sessions {
-        let site = sites.get(&*s.station).map(String::as_str);
-        let tariff_idx = set
-            .tariffs
-            .iter()
-            .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
-            .or_else(|| {
-                set.tariffs
-                    .iter()
-                    .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
-            });
-        let zone = tariff_idx
-            .and_then(|i| set.tariffs[i].timezone)
-            .or_else(|| input.zones.get(&*s.station).copied());
-        if !in_period(s, zone.as_ref()) {
-            continue;
-        }
-        if !args.id_tag.is_empty()
-            && !s
+    // Each session is sorted into billable or not and priced on every core:
+    // pricing is independent per session and the bulk of the work on a
+    // month of a large fleet. The order of the sessions is kept.
+    // Unbillable sessions are few: boxed, they keep the results small.
+    let sort =
+        |s: &anomaly::Session| -> Option<Result<(SessionInput, usize, Tz), Box<Unbillable>>> {
+            let site = sites.get(&*s.station).map(String::as_str);
+            let tariff_idx = set
+                .tariffs
+                .iter()
+                .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
+                .or_else(|| {
+                    set.tariffs
+                        .iter()
+                        .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
+                });
+            let zone = tariff_idx
+                .and_then(|i| set.tariffs[i].timezone)
+                .or_else(|| input.zones.get(&*s.station).copied());
+            if !in_period(s, zone.as_ref()) {
+                return None;
+            }
+            if !args.id_tag.is_empty()
+                && !s
+                    .id_tag
+                    .as_ref()
+                    .is_some_and(|t| args.id_tag.iter().any(|a| **a == **t))
+            {
+                return None;
+            }
+            let reason = if s.stop.is_none() {
+                Some("never stopped".to_string())
+            } else if s.energy_wh.is_none() {
+                Some("no energy reading".to_string())
+            } else if tariff_idx.is_none() {
+                // The part before ':' is the reason the summary groups by.
+                Some(format!(
+                    "no tariff covers the station: none in {} matches station {}",
+                    tariff.display(),
+                    s.station
+                ))
+            } else if zone.is_none() {
+                Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
+            } else {
+                blocked
+                    .get(&*s.uid)
+                    .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
+            };
+            if let Some(reason) = reason {
+                return Some(Err(Box::new(Unbillable {
+                    session: s.clone(),
+                    reason,
+                })));
+            }
+            let (Some(i), Some(zone), Some(stop), Some(e)) =
+                (tariff_idx, zone, s.stop, s.energy_wh)
+            else {
+                return None;
+            };
+            let curve: Vec<(DateTime<Utc>, f64)> = input
+                .samples
+                .get(&*s.uid)
+                .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
+                .unwrap_or_default();
+            let customer = s
                 .id_tag
                 .as_ref()
-                .is_some_and(|t| args.id_tag.iter().any(|a| **a == **t))
-        {
-            continue;
-        }
-        let reason = if s.stop.is_none() {
-            Some("never stopped".to_string())
-        } else if s.energy_wh.is_none() {
-            Some("no energy reading".to_string())
-        } else if tariff_idx.is_none() {
-            // The part before ':' is the reason the summary groups by.
-            Some(format!(
-                "no tariff covers the station: none in {} matches station {}",
-                tariff.display(),
-                s.station
-            ))
-        } else if zone.is_none() {
-            Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
-        } else {
-            blocked
-                .get(&*s.uid)
-                .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
+                .and_then(|t| set.customers.get(&**t))
+                .cloned();
+            let session = SessionInput {
+                uid: s.uid.to_string(),
+                station: s.station.to_string(),
+                connector: s.connector,
+                id_tag: s.id_tag.as_deref().map(str::to_string),
+                customer,
+                start: s.start,
+                stop,
+                charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
+                energy_wh: wh_decimal(e),
+                curve,
+            };
+            Some(Ok((session, i, zone)))
         };
-        if let Some(reason) = reason {
-            unbillable.push(Unbillable {
-                session: s.clone(),
-                reason,
-            });
-            continue;
-        }
-        let (Some(i), Some(zone), Some(stop), Some(e)) = (tariff_idx, zone, s.stop, s.energy_wh)
-        else {
-            continue;
-        };
-        let curve: Vec<(DateTime<Utc>, f64)> = input
-            .samples
-            .get(&*s.uid)
-            .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
-            .unwrap_or_default();
-        let customer = s
-            .id_tag
-            .as_ref()
-            .and_then(|t| set.customers.get(&**t))
-            .cloned();
-        let session = SessionInput {
-            uid: s.uid.to_string(),
-            station: s.station.to_string(),
-            connector: s.connector,
-            id_tag: s.id_tag.as_deref().map(str::to_string),
-            customer,
-            start: s.start,
-            stop,
-            charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
-            energy_wh: wh_decimal(e),
-            curve,
-        };
-        to_price.push((session, i, zone));
-    }
-    let bills: Vec<T> = to_price
-        .into_par_iter()
-        .map(|(session, i, zone)| keep(billing::price_session(&session, &set.tariffs[i], zone), i))
+    let sorted: Vec<Result<T, Box<Unbillable>>> = input
+        .sessions
+        .par_iter()
+        .filter_map(sort)
+        .map(|r| {
+            r.map(|(session, i, zone)| {
+                keep(billing::price_session(&session, &set.tariffs[i], zone), i)
+            })
+        })
         .collect();
+    let mut bills = Vec::with_capacity(sorted.len());
+    let mut unbillable = Vec::new();
+    for r in sorted {
+        match r {
+            Ok(bill) => bills.push(bill),
+            Err(u) => unbillable.push(*u),
+        }
+    }
 
     Ok(Priced {
         bills,
