@@ -819,37 +819,54 @@ pub fn build(
     let spans = spans(&sessions, &rows, input.until)?;
     let names = &rows.names;
     let station_zones: Vec<Option<Tz>> = names.iter().map(|n| zones.get(n).copied()).collect();
-    let local = LocalHours::new(&spans, &station_zones);
-
-    // Per station-hour: CO2 from the hour's grid intensity, and the daily
-    // energy and hour-of-week heat map in the station's local time.
-    let mut grid_by_index = vec![0.0f64; names.len()];
-    let mut missing_hours = 0u64;
-    let mut daily: Vec<(String, NaiveDate, f64)> = Vec::new();
-    let mut heat_kwh = [[0.0f64; 24]; 7];
-    // Hours arrive in station then time order, and local days never go
-    // back in time: each day's energy is one run.
-    let mut current: Option<(u32, NaiveDate, f64)> = None;
-    for_each_station_hour(&spans, names.len(), |station, hour, kwh| {
-        let (g, known) = co2.grid_at(hour);
-        if !known {
-            missing_hours += 1;
-        }
-        grid_by_index[station as usize] += kwh * g / 1000.0;
-        let (day, weekday, hod) = local.at(station, hour);
-        heat_kwh[weekday as usize][hod as usize] += kwh;
-        match &mut current {
-            Some((s, d, sum)) if *s == station && *d == day => *sum += kwh,
-            _ => {
-                if let Some((s, d, sum)) = current.replace((station, day, kwh)) {
-                    daily.push((names[s as usize].clone(), d, sum));
+    // The station table's per-station aggregates and session days do not
+    // depend on the hourly pass: they are worked out beside it, on the
+    // other core.
+    let hourly = || {
+        let local = LocalHours::new(&spans, &station_zones);
+        // Per station-hour: CO2 from the hour's grid intensity, and the daily
+        // energy and hour-of-week heat map in the station's local time.
+        let mut grid_by_index = vec![0.0f64; names.len()];
+        let mut missing_hours = 0u64;
+        let mut daily: Vec<(String, NaiveDate, f64)> = Vec::new();
+        let mut heat_kwh = [[0.0f64; 24]; 7];
+        // Hours arrive in station then time order, and local days never go
+        // back in time: each day's energy is one run.
+        let mut current: Option<(u32, NaiveDate, f64)> = None;
+        for_each_station_hour(&spans, names.len(), |station, hour, kwh| {
+            let (g, known) = co2.grid_at(hour);
+            if !known {
+                missing_hours += 1;
+            }
+            grid_by_index[station as usize] += kwh * g / 1000.0;
+            let (day, weekday, hod) = local.at(station, hour);
+            heat_kwh[weekday as usize][hod as usize] += kwh;
+            match &mut current {
+                Some((s, d, sum)) if *s == station && *d == day => *sum += kwh,
+                _ => {
+                    if let Some((s, d, sum)) = current.replace((station, day, kwh)) {
+                        daily.push((names[s as usize].clone(), d, sum));
+                    }
                 }
             }
+        });
+        if let Some((s, d, sum)) = current {
+            daily.push((names[s as usize].clone(), d, sum));
         }
-    });
-    if let Some((s, d, sum)) = current {
-        daily.push((names[s as usize].clone(), d, sum));
-    }
+        (grid_by_index, missing_hours, daily, heat_kwh)
+    };
+    let per_station = || -> PolarsResult<Option<(DataFrame, SessionDays)>> {
+        if by != GroupBy::Station {
+            return Ok(None);
+        }
+        Ok(Some((
+            station_aggs(&sessions, &rows, input.until)?,
+            days_with_sessions_counts(&sessions, &rows, &zones)?,
+        )))
+    };
+    let ((grid_by_index, missing_hours, daily, heat_kwh), per_station) =
+        rayon::join(hourly, per_station);
+    let per_station = per_station?;
     let grid_kg: HashMap<&str, f64> = names
         .iter()
         .map(String::as_str)
@@ -885,6 +902,7 @@ pub fn build(
             input,
             &sessions,
             &rows,
+            per_station,
             &meta,
             &zones,
             rules,
@@ -945,6 +963,9 @@ fn station_table(
     input: &ProfileInput,
     sessions: &DataFrame,
     rows: &StationRows,
+    // The per-station aggregates and session days, worked out beside the
+    // hourly pass (`None`: work them out here).
+    per_station: Option<(DataFrame, SessionDays)>,
     meta: &DataFrame,
     zones: &HashMap<String, Tz>,
     rules: &HintRules,
@@ -953,7 +974,14 @@ fn station_table(
     grid_kg: &HashMap<&str, f64>,
     avoided_per_kwh: f64,
 ) -> Result<(DataFrame, Vec<Hint>), ProfileError> {
-    let agg = station_aggs(sessions, rows, input.until)?.lazy();
+    let (agg, days) = match per_station {
+        Some(done) => done,
+        None => (
+            station_aggs(sessions, rows, input.until)?,
+            days_with_sessions_counts(sessions, rows, zones)?,
+        ),
+    };
+    let agg = agg.lazy();
     // Faults: Faulted statuses and NotifyEvent problems in the window.
     let faults = input
         .events
@@ -1049,7 +1077,6 @@ fn station_table(
         .map(|s| s.map(str::to_string))
         .collect();
 
-    let days = days_with_sessions_counts(sessions, rows, zones)?;
     let mut days_without = Vec::with_capacity(n);
     let mut fault_counts = Vec::with_capacity(n);
     let mut top_codes = Vec::with_capacity(n);
@@ -1500,11 +1527,14 @@ fn day_table(
 }
 
 /// Sessions started on each local day, per station.
+/// Sessions started per station and local day.
+type SessionDays = FxHashMap<String, BTreeMap<NaiveDate, u64>>;
+
 fn days_with_sessions_counts(
     sessions: &DataFrame,
     rows: &StationRows,
     zones: &HashMap<String, Tz>,
-) -> PolarsResult<FxHashMap<String, BTreeMap<NaiveDate, u64>>> {
+) -> PolarsResult<SessionDays> {
     let starts = sessions
         .column(c::START)?
         .cast(&DataType::Int64)?
