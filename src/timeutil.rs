@@ -112,6 +112,48 @@ pub enum Stamp {
 /// or `T`), RFC 1123 (`Wed, 25 Apr 2018 11:08:04 GMT`), naive ISO, and slash
 /// or dot dates (`7/29/2011 20:17`, `21.12.2018 10:20`) read in `order`.
 pub fn parse_timestamp(text: &str, order: DateOrder) -> Result<Stamp, String> {
+    match fixed_iso(text.trim()) {
+        Some(stamp) => Ok(stamp),
+        None => parse_timestamp_general(text, order),
+    }
+}
+
+/// The two spellings most exports use, `2025-11-01T06:17:28Z` and naive
+/// `2025-11-01 06:17:28` (`T` or space, `Z` or nothing), read by position:
+/// the general parser tries RFC 3339 and several chrono formats first, on
+/// every time of millions of rows. Anything else (fractions, offsets,
+/// invalid dates, leap seconds) is left to the general parser.
+fn fixed_iso(s: &str) -> Option<Stamp> {
+    let b = s.as_bytes();
+    let utc = match b.len() {
+        19 => false,
+        20 if b[19] == b'Z' => true,
+        _ => return None,
+    };
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)?;
+    let time = NaiveTime::from_hms_opt(digits(11..13)?, digits(14..16)?, digits(17..19)?)?;
+    let naive = date.and_time(time);
+    Some(if utc {
+        Stamp::Absolute(Utc.from_utc_datetime(&naive))
+    } else {
+        Stamp::Naive(naive)
+    })
+}
+
+fn parse_timestamp_general(text: &str, order: DateOrder) -> Result<Stamp, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty timestamp".into());
@@ -396,6 +438,57 @@ pub fn format_utc(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_positions_read_what_the_general_parser_reads() {
+        let mut texts: Vec<String> = [
+            "2025-11-01T06:17:28Z",
+            "2025-11-01 06:17:28Z",
+            "2025-11-01T06:17:28",
+            "2025-11-01 06:17:28",
+            "2024-02-29T23:59:59Z",
+            "2023-02-29T10:00:00Z",
+            "2025-13-01T00:00:00",
+            "2025-11-01T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2025-11-01T6:17:28Z ",
+            "2025-11-01X06:17:28Z",
+            "2025-11-01T06:17:28z",
+            "0000-01-01T00:00:00",
+            "9999-12-31 23:59:59Z",
+            "+025-11-01T06:17:28",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut x: u64 = 3;
+        for _ in 0..3000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = |shift: u32, m: u64| (x >> shift) % m;
+            texts.push(format!(
+                "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}{}",
+                1990 + v(3, 60),
+                v(11, 14),
+                v(17, 33),
+                if v(23, 2) == 0 { 'T' } else { ' ' },
+                v(27, 26),
+                v(33, 61),
+                v(39, 62),
+                if v(47, 2) == 0 { "Z" } else { "" }
+            ));
+        }
+        let mut fast = 0;
+        for t in &texts {
+            let general = parse_timestamp_general(t, DateOrder::Ymd);
+            if let Some(stamp) = fixed_iso(t.trim()) {
+                fast += 1;
+                assert_eq!(Ok(stamp), general, "{t}");
+            }
+            assert_eq!(parse_timestamp(t, DateOrder::Ymd), general, "{t}");
+        }
+        assert!(fast > 1000, "{fast}");
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

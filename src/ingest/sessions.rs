@@ -284,20 +284,20 @@ impl SessionMapper {
     }
 
     /// Text of a time given in one column, or in a date and a time column.
-    fn time_text<F: Fields + ?Sized>(
+    fn time_text<'r, F: Fields + ?Sized>(
         &self,
-        row: &F,
+        row: &'r F,
         whole: Field,
         date: Field,
         time: Field,
-    ) -> Option<(String, Field)> {
+    ) -> Option<(Cow<'r, str>, Field)> {
         if let Some(t) = self.get(row, whole) {
-            return Some((t.into_owned(), whole));
+            return Some((t, whole));
         }
         let d = self.get(row, date)?;
         Some(match self.get(row, time) {
-            Some(t) => (timeutil::join_date_time(&d, &t), date),
-            None => (d.into_owned(), date),
+            Some(t) => (Cow::Owned(timeutil::join_date_time(&d, &t)), date),
+            None => (d, date),
         })
     }
 
@@ -420,7 +420,7 @@ impl SessionMapper {
             self.stats.open_sessions += 1;
         }
 
-        let mut charging_end = match self.get(row, Field::ChargingEnd).map(Cow::into_owned) {
+        let mut charging_end = match self.get(row, Field::ChargingEnd) {
             Some(text) => Some(self.instant(&text, Field::ChargingEnd, zone, None)?),
             None => self
                 .duration(row, Field::ChargingDuration)?
