@@ -806,7 +806,9 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     // and sorted only when one of them is asked for).
     let per_connector =
         wanted("overlap") || wanted("duplicate_transaction") || wanted("short_burst");
-    let mut by_connector: BTreeMap<(&str, Option<i32>), Vec<&Session>> = BTreeMap::new();
+    // Hashed: which connector comes first does not matter, as findings are
+    // sorted at the end and ties only arise within one connector's list.
+    let mut by_connector: FxHashMap<(&str, Option<i32>), Vec<&Session>> = FxHashMap::default();
     for s in input.sessions.iter().filter(|_| per_connector) {
         by_connector
             .entry((&*s.station, s.connector))
@@ -1172,76 +1174,97 @@ fn daily(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut 
             .entry(day)
             .or_default() += s.energy_wh.unwrap_or(0.0) / 1000.0;
     }
-    for (station, days) in per_day {
-        let (Some(first), Some(_)) = (days.keys().next().copied(), days.keys().next_back()) else {
-            continue;
-        };
-        let zone = input.zones.get(station);
-        let local =
-            |t: DateTime<Utc>| zone.map_or(t.date_naive(), |z| t.with_timezone(z).date_naive());
-        let midnight = |d: NaiveDate| {
-            let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-            zone.map_or_else(
-                || naive.and_utc(),
-                |z| {
-                    crate::timeutil::resolve_local(*z, naive, None, Default::default())
-                        .unwrap_or(naive.and_utc())
-                },
-            )
-        };
-        // Only whole local days inside the window (and not in the future)
-        // are judged: a partial day always looks like a drop.
-        let end = input.until.min(input.now);
-        let (from, to) = (local(input.since), local(end));
-        let mut day = from.max(first);
-        while day <= to {
-            let (day_start, day_end) = (midnight(day), midnight(day + Duration::days(1)));
-            if day_start < input.since || day_end > end {
-                day += Duration::days(1);
-                continue;
-            }
-            let history: Vec<f64> = (1..=rules.baseline_days)
-                .map(|k| day - Duration::days(k))
-                .filter(|d| *d >= first)
-                .map(|d| days.get(&d).copied().unwrap_or(0.0))
-                .collect();
-            if history.len() >= rules.baseline_min_days {
-                if let Some((median, mad)) = median_mad(&history) {
-                    let v = days.get(&day).copied().unwrap_or(0.0);
-                    let scale = mad.max(median.abs() * 0.1).max(1e-9);
-                    let z = (v - median) / scale;
-                    let ts = day_start;
-                    if z < -rules.daily_z
-                        && v < median * (1.0 - rules.daily_drop_ratio)
-                        && wanted("daily_drop")
-                    {
-                        out.push(Finding {
-                            ts,
-                            station_id: station.to_string(),
-                            connector_id: None,
-                            session_uid: None,
-                            kind: "daily_drop",
-                            severity: Severity::Warning,
-                            score: z,
-                            detail: format!("{v:.1} kWh on {day} against a {}-day median of {median:.1} kWh (robust z {z:+.1}): possible malfunction", history.len()),
-                        });
-                    } else if z > rules.daily_z && wanted("daily_rise") {
-                        out.push(Finding {
-                            ts,
-                            station_id: station.to_string(),
-                            connector_id: None,
-                            session_uid: None,
-                            kind: "daily_rise",
-                            severity: Severity::Info,
-                            score: z,
-                            detail: format!("{v:.1} kWh on {day} against a {}-day median of {median:.1} kWh (robust z {z:+.1}): possible misuse", history.len()),
-                        });
-                    }
+    // Stations are independent: each on any core, findings kept in
+    // station order.
+    let want_drop = wanted("daily_drop");
+    let want_rise = wanted("daily_rise");
+    let per_station: Vec<Vec<Finding>> = per_day
+        .into_par_iter()
+        .map(|(station, days)| {
+            let mut out = Vec::new();
+            let Some(first) = days.keys().next().copied() else {
+                return out;
+            };
+            let zone = input.zones.get(station);
+            let local =
+                |t: DateTime<Utc>| zone.map_or(t.date_naive(), |z| t.with_timezone(z).date_naive());
+            let midnight = |d: NaiveDate| {
+                let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+                zone.map_or_else(
+                    || naive.and_utc(),
+                    |z| {
+                        crate::timeutil::resolve_local(*z, naive, None, Default::default())
+                            .unwrap_or(naive.and_utc())
+                    },
+                )
+            };
+            // Only whole local days inside the window (and not in the future)
+            // are judged: a partial day always looks like a drop.
+            let end = input.until.min(input.now);
+            let (from, to) = (local(input.since), local(end));
+            // Energy per day from the station's first day on, dense: the
+            // baseline of each day is the slice before it.
+            let span = (to.max(first) - first).num_days().max(0) as usize + 1;
+            let mut energy = vec![0.0f64; span];
+            for (d, kwh) in &days {
+                if let Some(slot) = energy.get_mut((*d - first).num_days() as usize) {
+                    *slot = *kwh;
                 }
             }
-            day += Duration::days(1);
-        }
-    }
+            let mut history: Vec<f64> = Vec::new();
+            let mut day = from.max(first);
+            let mut day_start = midnight(day);
+            while day <= to {
+                let day_end = midnight(day + Duration::days(1));
+                let this = (day_start, day);
+                day_start = day_end;
+                day += Duration::days(1);
+                let (day_start, day) = this;
+                if day_start < input.since || day_end > end {
+                    continue;
+                }
+                let i = (day - first).num_days() as usize;
+                let n = (rules.baseline_days.max(0) as usize).min(i);
+                if n < rules.baseline_min_days {
+                    continue;
+                }
+                history.clear();
+                history.extend_from_slice(&energy[i - n..i]);
+                let Some((median, mad)) = median_mad_in_place(&mut history) else {
+                    continue;
+                };
+                let v = energy[i];
+                let scale = mad.max(median.abs() * 0.1).max(1e-9);
+                let z = (v - median) / scale;
+                let ts = day_start;
+                if z < -rules.daily_z && v < median * (1.0 - rules.daily_drop_ratio) && want_drop {
+                    out.push(Finding {
+                        ts,
+                        station_id: station.to_string(),
+                        connector_id: None,
+                        session_uid: None,
+                        kind: "daily_drop",
+                        severity: Severity::Warning,
+                        score: z,
+                        detail: format!("{v:.1} kWh on {day} against a {n}-day median of {median:.1} kWh (robust z {z:+.1}): possible malfunction"),
+                    });
+                } else if z > rules.daily_z && want_rise {
+                    out.push(Finding {
+                        ts,
+                        station_id: station.to_string(),
+                        connector_id: None,
+                        session_uid: None,
+                        kind: "daily_rise",
+                        severity: Severity::Info,
+                        score: z,
+                        detail: format!("{v:.1} kWh on {day} against a {n}-day median of {median:.1} kWh (robust z {z:+.1}): possible misuse"),
+                    });
+                }
+            }
+            out
+        })
+        .collect();
+    out.extend(per_station.into_iter().flatten());
 }
 
 /// Read the inputs from collected frames of the store.
