@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use statrs::statistics::{Data, OrderStatistics};
 
 use crate::intern::Interner;
-use crate::schema::col as c;
+use crate::schema::{col as c, f64_values, i64_values};
 use crate::timeutil::format_utc;
 
 /// How bad a finding is.
@@ -1287,22 +1287,10 @@ pub fn append_sessions(
     let s = |n: &str| -> PolarsResult<StringChunked> {
         Ok(df.column(n)?.str()?.rechunk().into_owned())
     };
-    let f = |n: &str| -> PolarsResult<Float64Chunked> {
-        Ok(df
-            .column(n)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .rechunk()
-            .into_owned())
-    };
-    let t = |n: &str| -> PolarsResult<Int64Chunked> {
-        Ok(df
-            .column(n)?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .rechunk()
-            .into_owned())
-    };
+    let f =
+        |n: &str| -> PolarsResult<Float64Chunked> { Ok(f64_values(df, n)?.rechunk().into_owned()) };
+    let t =
+        |n: &str| -> PolarsResult<Int64Chunked> { Ok(i64_values(df, n)?.rechunk().into_owned()) };
     let (uid, station, tag, auth) = (
         s(c::SESSION_UID)?,
         s(c::STATION_ID)?,
@@ -1364,7 +1352,7 @@ pub fn events_from(df: &DataFrame) -> PolarsResult<Vec<Event>> {
         .i32()?
         .rechunk()
         .into_owned();
-    let ts = df.column(c::TS)?.cast(&DataType::Int64)?.i64()?.clone();
+    let ts = i64_values(df, c::TS)?;
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let (Some(st), Some(t), Some(k)) = (
@@ -1394,7 +1382,7 @@ pub fn events_from(df: &DataFrame) -> PolarsResult<Vec<Event>> {
 pub fn samples_from(df: &DataFrame) -> PolarsResult<HashMap<String, SessionSamples>> {
     let uid = df.column(c::SESSION_UID)?.str()?.clone();
     let measurand = df.column(c::MEASURAND)?.str()?.clone();
-    let ts = df.column(c::TS)?.cast(&DataType::Int64)?.i64()?.clone();
+    let ts = i64_values(df, c::TS)?;
     let value = df.column(c::VALUE)?.f64()?.clone();
     let mut out: HashMap<String, SessionSamples> = HashMap::new();
     for i in 0..df.height() {

@@ -16,7 +16,7 @@ use polars::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use thiserror::Error;
 
-use crate::schema::{col as c, utc_datetime};
+use crate::schema::{col as c, f64_values, i64_values, utc_datetime};
 use crate::timeutil;
 
 #[derive(Debug, Error)]
@@ -403,16 +403,13 @@ fn spans(
     rows: &StationRows,
     until: DateTime<Utc>,
 ) -> PolarsResult<Vec<SessionSpan>> {
-    let micros = |name: &str| -> PolarsResult<Int64Chunked> {
-        Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
-    };
+    let micros = |name: &str| i64_values(df, name);
     let (start, stop, cend) = (
         micros(c::START)?,
         micros(c::STOP)?,
         micros(c::CHARGING_END)?,
     );
-    let energy = df.column(c::ENERGY_WH)?.cast(&DataType::Float64)?;
-    let energy = energy.f64()?;
+    let energy = f64_values(df, c::ENERGY_WH)?;
     let mut out = Vec::with_capacity(df.height());
     let columns = rows
         .of_row
@@ -474,20 +471,8 @@ fn station_aggs(
     until: DateTime<Utc>,
 ) -> PolarsResult<DataFrame> {
     let n = rows.names.len();
-    let micros = |name: &str| -> PolarsResult<Int64Chunked> {
-        Ok(sessions
-            .column(name)?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .clone())
-    };
-    let f = |name: &str| -> PolarsResult<Float64Chunked> {
-        Ok(sessions
-            .column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .clone())
-    };
+    let micros = |name: &str| i64_values(sessions, name);
+    let f = |name: &str| f64_values(sessions, name);
     let (start, stop, charging_end) = (
         micros(c::START)?,
         micros(c::STOP)?,
@@ -1316,15 +1301,10 @@ fn drift_hints(
     // (the mean is over sessions with an energy reading). One pass over the
     // interned rows: a polars group-by on the station name cost a second
     // and 600 MB on ten million sessions.
-    let start = sessions.column(c::START)?.cast(&DataType::Int64)?;
-    let energy = sessions.column(c::ENERGY_WH)?.cast(&DataType::Float64)?;
+    let start = i64_values(sessions, c::START)?;
+    let energy = f64_values(sessions, c::ENERGY_WH)?;
     let mut halves = vec![[(0u64, 0.0f64, 0u64); 2]; rows.names.len()];
-    for ((&station, start), energy) in rows
-        .of_row
-        .iter()
-        .zip(start.i64()?.iter())
-        .zip(energy.f64()?.iter())
-    {
+    for ((&station, start), energy) in rows.of_row.iter().zip(start.iter()).zip(energy.iter()) {
         let Some(start) = start else { continue };
         if station == NO_STATION {
             continue;

@@ -173,6 +173,17 @@ impl Table {
 }
 
 /// UTC instants at microsecond resolution: every time in the store.
+/// A column as 64-bit integers (datetimes: microseconds since the epoch),
+/// for code that walks rows.
+pub fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Int64Chunked> {
+    Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
+}
+
+/// A column as 64-bit floats, for code that walks rows.
+pub fn f64_values(df: &DataFrame, name: &str) -> PolarsResult<Float64Chunked> {
+    Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.clone())
+}
+
 pub fn utc_datetime() -> DataType {
     DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
 }
