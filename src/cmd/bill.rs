@@ -10,6 +10,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use rayon::iter::Either;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
@@ -651,24 +652,19 @@ pub(crate) fn price<T: Send>(
             };
             Some(Ok((session, i, zone)))
         };
-    let sorted: Vec<Result<T, Box<Unbillable>>> = input
+    // Split straight into the two lists (each in session order), without
+    // a third list of both.
+    let (bills, unbillable): (Vec<T>, Vec<Unbillable>) = input
         .sessions
         .par_iter()
         .filter_map(sort)
-        .map(|r| {
-            r.map(|(session, i, zone)| {
-                keep(billing::price_session(&session, &set.tariffs[i], zone), i)
-            })
-        })
-        .collect();
-    let mut bills = Vec::with_capacity(sorted.len());
-    let mut unbillable = Vec::new();
-    for r in sorted {
-        match r {
-            Ok(bill) => bills.push(bill),
-            Err(u) => unbillable.push(*u),
-        }
-    }
+        .partition_map(|r| match r {
+            Ok((session, i, zone)) => Either::Left(keep(
+                billing::price_session(&session, &set.tariffs[i], zone),
+                i,
+            )),
+            Err(u) => Either::Right(*u),
+        });
 
     Ok(Priced {
         bills,
