@@ -1515,31 +1515,74 @@ fn days_with_sessions_counts(
     rows: &StationRows,
     zones: &HashMap<String, Tz>,
 ) -> PolarsResult<SessionDays> {
-    let starts = sessions
-        .column(c::START)?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .clone();
+    // Up to 64M cells (256 MiB); decades of a huge fleet count in a map.
+    session_days(sessions, rows, zones, 1 << 26)
+}
+
+fn session_days(
+    sessions: &DataFrame,
+    rows: &StationRows,
+    zones: &HashMap<String, Tz>,
+    dense_cells: usize,
+) -> PolarsResult<SessionDays> {
+    let starts = i64_values(sessions, c::START)?;
     let station_zone: Vec<Option<Tz>> = rows.names.iter().map(|n| zones.get(n).copied()).collect();
     let mut days = LocalDays::default();
-    let mut counts: FxHashMap<(u32, i64), u64> = FxHashMap::default();
+    // Counts in a dense station × day table over the days the starts span
+    // (a local day is within a day of the UTC one): a hash entry per
+    // (station, day) was most of this function on millions of sessions.
+    let day_of = |us: i64| us.div_euclid(86_400_000_000);
+    let (first, last) = match (starts.min(), starts.max()) {
+        (Some(a), Some(b)) => (day_of(a) - 1, day_of(b) + 1),
+        _ => (0, -1),
+    };
+    let width = (last - first + 1).max(0) as usize;
+    let dense_fits = rows.names.len().saturating_mul(width) <= dense_cells;
+    let mut dense = vec![
+        0u32;
+        if dense_fits {
+            rows.names.len() * width
+        } else {
+            0
+        }
+    ];
+    let mut sparse: FxHashMap<(u32, i64), u64> = FxHashMap::default();
     for (&station, start) in rows.of_row.iter().zip(starts.iter()) {
         let Some(us) = start else { continue };
         if station == NO_STATION {
             continue;
         }
         let day = days.of(station_zone[station as usize], us.div_euclid(1_000_000));
-        *counts.entry((station, day)).or_default() += 1;
+        if dense_fits && (first..=last).contains(&day) {
+            dense[station as usize * width + (day - first) as usize] += 1;
+        } else {
+            *sparse.entry((station, day)).or_default() += 1;
+        }
     }
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let mut out: FxHashMap<String, BTreeMap<NaiveDate, u64>> = FxHashMap::default();
-    for ((station, day), n) in counts {
+    for (station, row) in dense.chunks(width.max(1)).enumerate() {
+        let counted: BTreeMap<NaiveDate, u64> = row
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(i, n)| {
+                let date = epoch.checked_add_signed(Duration::days(first + i as i64))?;
+                Some((date, u64::from(*n)))
+            })
+            .collect();
+        if !counted.is_empty() {
+            out.insert(rows.names[station].clone(), counted);
+        }
+    }
+    for ((station, day), n) in sparse {
         let Some(date) = epoch.checked_add_signed(Duration::days(day)) else {
             continue;
         };
-        out.entry(rows.names[station as usize].clone())
+        *out.entry(rows.names[station as usize].clone())
             .or_default()
-            .insert(date, n);
+            .entry(date)
+            .or_default() += n;
     }
     Ok(out)
 }
@@ -1784,6 +1827,50 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn session_days_count_the_same_dense_or_sparse() {
+        let us = |s: &str| t(s).timestamp_micros();
+        let starts = [
+            "2026-03-28T23:30:00Z",
+            "2026-03-29T00:30:00Z",
+            "2026-03-29T01:30:00Z",
+            "2026-10-25T00:59:59Z",
+            "2026-10-25T23:59:59Z",
+            "2026-10-26T00:00:00Z",
+        ];
+        let stations = ["A", "B", "A", "B", "A", "C"];
+        let df = DataFrame::new(
+            starts.len(),
+            vec![
+                Column::new(c::STATION_ID.into(), stations.to_vec()),
+                Int64Chunked::from_vec("s".into(), starts.iter().map(|s| us(s)).collect())
+                    .into_column()
+                    .cast(&utc_datetime())
+                    .unwrap()
+                    .with_name(c::START.into()),
+            ],
+        )
+        .unwrap();
+        let rows = StationRows::new(&df).unwrap();
+        let zones: HashMap<String, Tz> = [
+            ("A".to_string(), chrono_tz::Europe::Amsterdam),
+            ("B".to_string(), chrono_tz::Pacific::Kiritimati),
+        ]
+        .into();
+        let dense = session_days(&df, &rows, &zones, usize::MAX).unwrap();
+        let sparse = session_days(&df, &rows, &zones, 0).unwrap();
+        assert_eq!(dense, sparse);
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // Amsterdam: 23:30Z on 28 March is the 29th at 00:30 local.
+        assert_eq!(dense["A"].get(&d("2026-03-29")), Some(&2));
+        // Kiritimati is UTC+14: both of B's sessions fall on the next day.
+        assert_eq!(
+            dense["B"].keys().copied().collect::<Vec<_>>(),
+            vec![d("2026-03-29"), d("2026-10-25")]
+        );
+        assert_eq!(dense["C"].get(&d("2026-10-26")), Some(&1));
     }
 
     #[test]
