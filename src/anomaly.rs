@@ -391,33 +391,22 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
 
     // The kinds the per-session rules below check, looked up once rather
     // than by name for each of millions of sessions.
-    let [want_spike, want_inconsistent, want_regression, want_zero, want_idle, want_open, want_long, want_skew, want_auth, want_unknown] =
-        [
-            "power_spike",
-            "energy_inconsistent",
-            "meter_regression",
-            "zero_energy",
-            "idle_blocking",
-            "open_session",
-            "long_session",
-            "clock_skew",
-            "auth_rejected",
-            "unknown_tag",
-        ]
-        .map(&wanted);
-    let per_session = [
-        want_spike,
-        want_inconsistent,
-        want_regression,
-        want_zero,
-        want_idle,
-        want_open,
-        want_long,
-        want_skew,
-        want_auth,
-        want_unknown,
+    let wants = [
+        "power_spike",
+        "energy_inconsistent",
+        "meter_regression",
+        "zero_energy",
+        "idle_blocking",
+        "open_session",
+        "long_session",
+        "clock_skew",
+        "auth_rejected",
+        "unknown_tag",
     ]
-    .contains(&true);
+    .map(&wanted);
+    let per_session = wants.contains(&true);
+    let [want_spike, want_inconsistent, want_regression, want_zero, want_idle, want_open, want_long, want_skew, want_auth, want_unknown] =
+        wants;
 
     // Robust maxima for stations without a rating: the station's own peaks
     // when it has enough sessions (a mixed fleet's 150 kW chargers are not
@@ -722,7 +711,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             }
         }
         // auth_rejected / unknown_tag
-        if wanted("auth_rejected") {
+        if want_auth {
             if let Some(status) = s.auth_status.as_deref().filter(|a| REJECTED.contains(a)) {
                 if s.energy_wh.is_some_and(|e| e > rules.zero_energy_wh) {
                     push_session(
@@ -741,7 +730,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                 }
             }
         }
-        if wanted("unknown_tag") {
+        if want_unknown {
             if let (Some(list), Some(tag)) = (&input.allow_list, &s.id_tag) {
                 if !list.contains(&**tag) {
                     push_session(
@@ -764,7 +753,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     // An Authorize answered with a rejection, then a session with energy for
     // that tag on the same station soon after (when the session itself does
     // not carry the answer).
-    if wanted("auth_rejected") {
+    if want_auth {
         for e in input
             .events
             .iter()

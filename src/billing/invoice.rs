@@ -87,11 +87,7 @@ impl<'t> Charge<'t> {
         let mut by_rate: Vec<(Decimal, Decimal)> = Vec::with_capacity(1);
         for l in &bill.lines {
             by_kind[kind_slot(&l.kind)] += l.amount;
-            let rate = l.vat.normalize();
-            match by_rate.iter_mut().find(|r| r.0 == rate) {
-                Some(r) => r.1 += l.amount,
-                None => by_rate.push((rate, l.amount)),
-            }
+            add_at_rate(&mut by_rate, l.vat.normalize(), l.amount);
         }
         Charge {
             party: party(bill, by).into_owned(),
@@ -106,6 +102,15 @@ impl<'t> Charge<'t> {
     /// Net: the sum of the session's rounded lines.
     pub fn net(&self) -> Decimal {
         self.by_kind.iter().sum()
+    }
+}
+
+/// Add `amount` to the sum kept for `rate` (a session or invoice has one
+/// or two rates: a list, not a map).
+fn add_at_rate(sums: &mut Vec<(Decimal, Decimal)>, rate: Decimal, amount: Decimal) {
+    match sums.iter_mut().find(|r| r.0 == rate) {
+        Some(r) => r.1 += amount,
+        None => sums.push((rate, amount)),
     }
 }
 
@@ -133,10 +138,7 @@ fn invoice(list: &[&Charge<'_>]) -> Invoice {
             *sum += v;
         }
         for (rate, base) in &c.by_rate {
-            match rates.iter_mut().find(|r| r.0 == *rate) {
-                Some(r) => r.1 += base,
-                None => rates.push((*rate, *base)),
-            }
+            add_at_rate(&mut rates, *rate, *base);
         }
     }
     rates.sort_by_key(|a| a.0);
