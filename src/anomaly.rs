@@ -261,7 +261,8 @@ pub struct Session {
     pub station: Arc<str>,
     pub connector: Option<i32>,
     pub id_tag: Option<Box<str>>,
-    pub auth_status: Option<Box<str>>,
+    /// A handful of distinct values (`Accepted`, `Invalid`, ...): shared.
+    pub auth_status: Option<Arc<str>>,
     pub start: DateTime<Utc>,
     pub stop: Option<DateTime<Utc>>,
     pub charging_end: Option<DateTime<Utc>>,
@@ -1311,7 +1312,7 @@ pub fn append_sessions(
             station,
             connector: connector.get(i),
             id_tag: tag.get(i).map(Box::from),
-            auth_status: auth.get(i).map(Box::from),
+            auth_status: auth.get(i).map(|a| names.get(a)),
             start: s0,
             stop: time(stop.get(i)),
             charging_end: time(cend.get(i)),

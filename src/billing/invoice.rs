@@ -83,6 +83,23 @@ impl<'t> Charge<'t> {
     /// `currency` is the pricing tariff's (the bill's own, borrowed for as
     /// long as the tariff set lives).
     pub fn new(bill: &SessionBill, by: GroupBy, currency: &'t str) -> Charge<'t> {
+        Charge::with_party(bill, party(bill, by).into_owned(), currency)
+    }
+
+    /// As [`Charge::new`], taking the bill: its party's text is moved
+    /// rather than copied (one allocation less per session of a month).
+    pub fn of(mut bill: SessionBill, by: GroupBy, currency: &'t str) -> Charge<'t> {
+        let moved = match by {
+            GroupBy::IdTag => bill.id_tag.take(),
+            GroupBy::Customer => bill.customer.take(),
+            GroupBy::Station => Some(std::mem::take(&mut bill.station)),
+        };
+        // No customer: the party is made from the id tag, as `party` does.
+        let party = moved.unwrap_or_else(|| party(&bill, by).into_owned());
+        Charge::with_party(&bill, party, currency)
+    }
+
+    fn with_party(bill: &SessionBill, party: String, currency: &'t str) -> Charge<'t> {
         let mut by_kind = [Decimal::ZERO; 6];
         let mut by_rate: Vec<(Decimal, Decimal)> = Vec::with_capacity(1);
         for l in &bill.lines {
@@ -90,7 +107,7 @@ impl<'t> Charge<'t> {
             add_at_rate(&mut by_rate, l.vat.normalize(), l.amount);
         }
         Charge {
-            party: party(bill, by).into_owned(),
+            party,
             currency,
             minor_units: bill.minor_units,
             kwh: bill.energy_kwh,
@@ -264,6 +281,9 @@ percent = 7.5
             let charges: Vec<Charge<'_>> = bills.iter().map(|b| Charge::new(b, GroupBy::IdTag, &b.currency)).collect();
             for (b, c) in bills.iter().zip(&charges) {
                 prop_assert_eq!(c.net(), b.net());
+                for by in [GroupBy::IdTag, GroupBy::Customer, GroupBy::Station] {
+                    prop_assert_eq!(&Charge::of(b.clone(), by, &b.currency), &Charge::new(b, by, &b.currency));
+                }
             }
             for inv in invoices(&charges) {
                 let lines: Decimal = bills.iter().filter(|b| party(b, GroupBy::IdTag) == inv.party).flat_map(|b| &b.lines).map(|l| l.amount).sum();

@@ -104,10 +104,12 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             unbillable,
             ..
         } = price(args, &tariff, &set, global, |bill, i| {
-            Charge::new(&bill, by, currency(i))
+            Charge::of(bill, by, currency(i))
         })?;
         let invoices = billing::invoices(&charges);
         summary(global, &charges, &invoices, &unbillable);
+        // Freed before the frame is built, which then reuses the memory.
+        drop(charges);
         invoices_frame(&invoices, args.by)?
     };
     write_output(&df, &args.output, |d| Ok(d.clone()), TableStyle::default())?;
@@ -389,11 +391,13 @@ fn text_column<T: Sync>(
             column.finish()
         })
         .collect();
+    // The parts stay separate chunks: joining them would copy the column
+    // into fresh memory for nothing (output reads rows of any chunking).
     let mut out = StringChunked::full_null(name.into(), 0);
     for part in &parts {
         out.append(part)?;
     }
-    Ok(out.rechunk().into_owned().into_series().into_column())
+    Ok(out.into_series().into_column())
 }
 
 /// One row per invoice.
