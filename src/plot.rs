@@ -71,7 +71,7 @@ fn draw_on<DB: DrawingBackend>(
     // Daily energy per station, the `top` stations by total energy.
     let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
     for (s, _, kwh) in &profile.daily {
-        *totals.entry(s.as_str()).or_default() += kwh;
+        *totals.entry(&**s).or_default() += kwh;
     }
     let mut ranked: Vec<(&str, f64)> = totals.into_iter().collect();
     ranked.sort_by(|a, b| {
@@ -91,7 +91,7 @@ fn draw_on<DB: DrawingBackend>(
     let max_kwh = profile
         .daily
         .iter()
-        .filter(|d| chosen.contains(&d.0.as_str()))
+        .filter(|d| chosen.contains(&&*d.0))
         .map(|d| d.2)
         .fold(1.0f64, f64::max);
     let mut chart = ChartBuilder::on(&upper)
@@ -124,7 +124,7 @@ fn draw_on<DB: DrawingBackend>(
         let points: Vec<(i64, f64)> = profile
             .daily
             .iter()
-            .filter(|d| d.0 == *station)
+            .filter(|d| &*d.0 == *station)
             .map(|d| ((d.1 - first).num_days(), d.2))
             .collect();
         chart

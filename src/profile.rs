@@ -9,6 +9,7 @@
 //! per session in Rust, in each station's own time zone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -16,7 +17,7 @@ use polars::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use thiserror::Error;
 
-use crate::schema::{col as c, f64_values, i64_values, utc_datetime};
+use crate::schema::{chunk_values, col as c, f64_values, i64_values, utc_datetime};
 use crate::timeutil;
 
 #[derive(Debug, Error)]
@@ -165,6 +166,10 @@ pub struct ProfileInput {
     pub until: DateTime<Utc>,
     /// Only these stations (empty: all).
     pub only: Vec<String>,
+    /// Keep the daily energy per station (`Profile::daily`, for plots):
+    /// millions of station-days on a large fleet, so only when wanted.
+    /// The `day` grouping works it out regardless.
+    pub daily: bool,
 }
 
 /// A maintenance hint with the evidence behind it.
@@ -182,7 +187,7 @@ pub struct Profile {
     pub table: DataFrame,
     pub hints: Vec<Hint>,
     /// Daily energy per station in its local time: (station, day, kWh).
-    pub daily: Vec<(String, NaiveDate, f64)>,
+    pub daily: Vec<(Arc<str>, NaiveDate, f64)>,
     /// Mean power (kW) by local weekday (0 = Monday) and hour, fleet-wide.
     pub heat: [[f64; 24]; 7],
     pub fleet: FleetSummary,
@@ -473,14 +478,31 @@ fn station_aggs(
     let n = rows.names.len();
     let micros = |name: &str| i64_values(sessions, name);
     let f = |name: &str| f64_values(sessions, name);
-    let (start, stop, charging_end) = (
+    let (mut start, mut stop, mut charging_end) = (
         micros(c::START)?,
         micros(c::STOP)?,
         micros(c::CHARGING_END)?,
     );
-    let (energy, max_power) = (f(c::ENERGY_WH)?, f(c::MAX_POWER_W)?);
+    let (mut energy, mut max_power) = (f(c::ENERGY_WH)?, f(c::MAX_POWER_W)?);
     let connector = sessions.column(c::CONNECTOR_ID)?.cast(&DataType::Int32)?;
-    let connector = connector.i32()?;
+    let mut connector = connector.i32()?.clone();
+    // Rows are read chunk by chunk, in step across the columns: the
+    // columns of one frame are chunked alike (one chunk per partition
+    // read); if not, each is made one chunk first.
+    let lengths: Vec<usize> = start.chunk_lengths().collect();
+    let aligned = stop.chunk_lengths().eq(lengths.iter().copied())
+        && charging_end.chunk_lengths().eq(lengths.iter().copied())
+        && energy.chunk_lengths().eq(lengths.iter().copied())
+        && max_power.chunk_lengths().eq(lengths.iter().copied())
+        && connector.chunk_lengths().eq(lengths.iter().copied());
+    if !aligned {
+        start = start.rechunk().into_owned();
+        stop = stop.rechunk().into_owned();
+        charging_end = charging_end.rechunk().into_owned();
+        energy = energy.rechunk().into_owned();
+        max_power = max_power.rechunk().into_owned();
+        connector = connector.rechunk().into_owned();
+    }
     let until = until.timestamp_micros();
 
     #[derive(Default, Clone)]
@@ -500,55 +522,87 @@ fn station_aggs(
         connectors: Vec<Option<i32>>,
     }
     let mut acc = vec![Acc::default(); n];
-    let columns = start
-        .iter()
-        .zip(stop.iter().zip(charging_end.iter()))
-        .zip(energy.iter().zip(max_power.iter()))
-        .zip(connector.iter());
-    for (i, (((start, (stop, cend)), (energy, max_power)), connector)) in columns.enumerate() {
-        let station = rows.of_row[i];
-        if station == NO_STATION {
-            continue;
+    // Each station's value lists are sized once from its row count, not
+    // grown by doubling (which copies them and touches twice the memory).
+    let mut counts = vec![0usize; n];
+    for &station in &rows.of_row {
+        if station != NO_STATION {
+            counts[station as usize] += 1;
         }
-        let a = &mut acc[station as usize];
-        let Derived {
-            kwh,
-            duration_h: duration,
-            plugged_h: plugged,
-            charging_h: charging,
-            idle_h: idle,
-            idle_base_h: idle_base,
-            mean_kw: kw,
-            peak_kw: peak,
-        } = Derived::of(start, stop, cend, energy, max_power, until);
-        a.rows += 1;
-        if let Some(v) = kwh {
-            a.kwh.0 += v;
-            a.kwh.1 += 1;
-            a.kwh_values.push(v);
+    }
+    for (a, count) in acc.iter_mut().zip(counts) {
+        a.kwh_values.reserve_exact(count);
+        a.kw_values.reserve_exact(count);
+    }
+    let (starts, stops, cends) = (
+        chunk_values(&start),
+        chunk_values(&stop),
+        chunk_values(&charging_end),
+    );
+    let (energies, powers, connectors) = (
+        chunk_values(&energy),
+        chunk_values(&max_power),
+        chunk_values(&connector),
+    );
+    let mut first_row = 0;
+    for k in 0..starts.len() {
+        let (start, stop, cend) = (&starts[k], &stops[k], &cends[k]);
+        let (energy, max_power, connector) = (&energies[k], &powers[k], &connectors[k]);
+        for j in 0..start.len() {
+            let station = rows.of_row[first_row + j];
+            if station == NO_STATION {
+                continue;
+            }
+            let a = &mut acc[station as usize];
+            let start = start.get(j);
+            let Derived {
+                kwh,
+                duration_h: duration,
+                plugged_h: plugged,
+                charging_h: charging,
+                idle_h: idle,
+                idle_base_h: idle_base,
+                mean_kw: kw,
+                peak_kw: peak,
+            } = Derived::of(
+                start,
+                stop.get(j),
+                cend.get(j),
+                energy.get(j),
+                max_power.get(j),
+                until,
+            );
+            a.rows += 1;
+            if let Some(v) = kwh {
+                a.kwh.0 += v;
+                a.kwh.1 += 1;
+                a.kwh_values.push(v);
+            }
+            if let Some(v) = duration {
+                a.duration.0 += v;
+                a.duration.1 += 1;
+            }
+            a.charging += charging.unwrap_or(0.0);
+            a.idle += idle.unwrap_or(0.0);
+            a.idle_base += idle_base.unwrap_or(0.0);
+            a.plugged += plugged.unwrap_or(0.0);
+            if let Some(p) = peak {
+                // NaN is skipped, as polars' max does.
+                a.peak = Some(a.peak.map_or(p, |m| m.max(p)));
+            }
+            if let Some(v) = kw {
+                a.kw_values.push(v);
+            }
+            if let Some(s) = start {
+                a.first = Some(a.first.map_or(s, |m| m.min(s)));
+                a.last = Some(a.last.map_or(s, |m| m.max(s)));
+            }
+            let connector = connector.get(j);
+            if !a.connectors.contains(&connector) {
+                a.connectors.push(connector);
+            }
         }
-        if let Some(v) = duration {
-            a.duration.0 += v;
-            a.duration.1 += 1;
-        }
-        a.charging += charging.unwrap_or(0.0);
-        a.idle += idle.unwrap_or(0.0);
-        a.idle_base += idle_base.unwrap_or(0.0);
-        a.plugged += plugged.unwrap_or(0.0);
-        if let Some(p) = peak {
-            // NaN is skipped, as polars' max does.
-            a.peak = Some(a.peak.map_or(p, |m| m.max(p)));
-        }
-        if let Some(v) = kw {
-            a.kw_values.push(v);
-        }
-        if let Some(s) = start {
-            a.first = Some(a.first.map_or(s, |m| m.min(s)));
-            a.last = Some(a.last.map_or(s, |m| m.max(s)));
-        }
-        if !a.connectors.contains(&connector) {
-            a.connectors.push(connector);
-        }
+        first_row += start.len();
     }
     let mean = |(sum, count): (f64, u64)| (count > 0).then(|| sum / count as f64);
     let mut out = StationAggColumns::default();
@@ -807,13 +861,16 @@ pub fn build(
     // The station table's per-station aggregates and session days do not
     // depend on the hourly pass: they are worked out beside it, on the
     // other core.
+    let keep_daily = input.daily || by == GroupBy::Day;
     let hourly = || {
         let local = LocalHours::new(&spans, &station_zones);
         // Per station-hour: CO2 from the hour's grid intensity, and the daily
         // energy and hour-of-week heat map in the station's local time.
         let mut grid_by_index = vec![0.0f64; names.len()];
         let mut missing_hours = 0u64;
-        let mut daily: Vec<(String, NaiveDate, f64)> = Vec::new();
+        // Millions of station-days: each shares its station's name.
+        let shared: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.as_str())).collect();
+        let mut daily: Vec<(Arc<str>, NaiveDate, f64)> = Vec::new();
         let mut heat_kwh = [[0.0f64; 24]; 7];
         // Hours arrive in station then time order, and local days never go
         // back in time: each day's energy is one run.
@@ -830,13 +887,15 @@ pub fn build(
                 Some((s, d, sum)) if *s == station && *d == day => *sum += kwh,
                 _ => {
                     if let Some((s, d, sum)) = current.replace((station, day, kwh)) {
-                        daily.push((names[s as usize].clone(), d, sum));
+                        if keep_daily {
+                            daily.push((shared[s as usize].clone(), d, sum));
+                        }
                     }
                 }
             }
         });
-        if let Some((s, d, sum)) = current {
-            daily.push((names[s as usize].clone(), d, sum));
+        if let Some((s, d, sum)) = current.filter(|_| keep_daily) {
+            daily.push((shared[s as usize].clone(), d, sum));
         }
         (grid_by_index, missing_hours, daily, heat_kwh)
     };
@@ -910,7 +969,9 @@ pub fn build(
     let kwh_total: f64 = spans.iter().map(|s| s.kwh).sum();
     let grid_total: f64 = grid_kg.values().sum();
     let fleet = FleetSummary {
-        stations: sessions.column(c::STATION_ID)?.n_unique()?,
+        // Distinct already in `rows`; a missing id counts once, as
+        // polars' n_unique counts null.
+        stations: rows.names.len() + usize::from(sessions.column(c::STATION_ID)?.null_count() > 0),
         sessions: sessions.height() as u64,
         kwh: kwh_total,
         co2_grid_kg: grid_total,
@@ -983,13 +1044,15 @@ fn station_table(
     // Every station: with sessions, in metadata, or with events.
     let mut ids: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
-    for df in [sessions, meta] {
-        for id in df.column(c::STATION_ID)?.str()?.iter().flatten() {
-            if (input.only.is_empty() || input.only.iter().any(|o| o == id))
-                && seen.insert(id.to_string())
-            {
-                ids.push(id.to_string());
-            }
+    // The sessions' stations are already distinct in `rows` (the table is
+    // sorted by station at the end, so the order here does not matter).
+    let with_sessions = rows.names.iter().map(String::as_str);
+    let meta_ids = meta.column(c::STATION_ID)?.str()?;
+    for id in with_sessions.chain(meta_ids.iter().flatten()) {
+        if (input.only.is_empty() || input.only.iter().any(|o| o == id))
+            && seen.insert(id.to_string())
+        {
+            ids.push(id.to_string());
         }
     }
     let all = DataFrame::new(ids.len(), vec![Column::new(c::STATION_ID.into(), &ids)])?;
@@ -1447,7 +1510,7 @@ fn connector_table(
 }
 
 fn day_table(
-    daily: &[(String, NaiveDate, f64)],
+    daily: &[(Arc<str>, NaiveDate, f64)],
     sessions: &DataFrame,
     rows: &StationRows,
     zones: &HashMap<String, Tz>,
@@ -1457,7 +1520,7 @@ fn day_table(
     for (station, day, k) in daily {
         let e = kwh.entry(*day).or_default();
         e.0 += k;
-        e.1.insert(station.as_str());
+        e.1.insert(&**station);
     }
     let mut started: BTreeMap<NaiveDate, u64> = BTreeMap::new();
     for (station, days) in days_with_sessions_counts(sessions, rows, zones)? {

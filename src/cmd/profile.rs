@@ -63,7 +63,9 @@ pub fn run(args: &ProfileArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> 
         drift_ratio: args.hint_drift,
         idle_share: args.hint_idle_share,
     };
-    let input = input(&snapshot, since, until, args.window.station.clone())?;
+    let mut input = input(&snapshot, since, until, args.window.station.clone())?;
+    // Daily energy per station is only drawn.
+    input.daily = args.plot.is_some();
     let by = match args.by {
         ProfileBy::Station => GroupBy::Station,
         ProfileBy::Site => GroupBy::Site,
@@ -245,5 +247,6 @@ pub(crate) fn input(
         since,
         until,
         only,
+        daily: true,
     })
 }
