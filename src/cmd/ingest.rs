@@ -136,18 +136,25 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         // by a second thread while this one goes on parsing.
         let result = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+            // Staged batches come back emptied, their vectors' capacity
+            // kept: the parser fills them again instead of growing new
+            // ones (copying rows at each doubling, into fresh memory).
+            let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Batch>(2);
             let txn = &mut txn;
             let stager = scope.spawn(move || -> Result<(), StoreError> {
-                for b in rx {
+                for mut b in rx {
                     stage_rows(txn, &b, now)?;
+                    clear_rows(&mut b);
+                    let _ = back_tx.try_send(b);
                 }
                 Ok(())
             });
             let mut spill = |b: &mut Batch| -> Result<(), ingest::IngestError> {
                 keep_first_rejects(&mut first_rejects, b);
+                let spare = back_rx.try_recv().unwrap_or_default();
                 // A closed channel means the stager failed: its error is
                 // reported below.
-                tx.send(take_rows(b))
+                tx.send(take_rows(b, spare))
                     .map_err(|_| ingest::IngestError::Spill("the staging thread stopped".into()))
             };
             let result = ingest::read_input(
@@ -217,8 +224,10 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         // each bucket's rows are staged before the next is read.
         let mut stage = |b: &mut Batch| -> Result<(), ingest::IngestError> {
             keep_first_rejects(&mut first_rejects, b);
-            stage_rows(&mut txn, &take_rows(b), now)
-                .map_err(|e| ingest::IngestError::Spill(Box::new(e)))
+            stage_rows(&mut txn, b, now).map_err(|e| ingest::IngestError::Spill(Box::new(e)))?;
+            // Emptied in place: the next bucket's rows reuse the vectors.
+            clear_rows(b);
+            Ok(())
         };
         Some(
             frames
@@ -287,17 +296,26 @@ struct Totals {
     frames_rejected: u64,
 }
 
-/// The one-line summary: what was read, what came of it, what was new.
-/// The rows of a batch set aside so far, leaving its row vectors empty
-/// (station metadata stays: it is merged once, at the end).
-fn take_rows(b: &mut Batch) -> Batch {
+/// The rows of a batch set aside so far, leaving in their place the
+/// empty row vectors of `spare` (station metadata stays: it is merged
+/// once, at the end).
+fn take_rows(b: &mut Batch, spare: Batch) -> Batch {
     Batch {
-        sessions: std::mem::take(&mut b.sessions),
-        meter_values: std::mem::take(&mut b.meter_values),
-        events: std::mem::take(&mut b.events),
-        rejects: std::mem::take(&mut b.rejects),
+        sessions: std::mem::replace(&mut b.sessions, spare.sessions),
+        meter_values: std::mem::replace(&mut b.meter_values, spare.meter_values),
+        events: std::mem::replace(&mut b.events, spare.events),
+        rejects: std::mem::replace(&mut b.rejects, spare.rejects),
         stations: Vec::new(),
     }
+}
+
+/// Empty a batch's row vectors, keeping their capacity (and the station
+/// metadata, merged once at the end).
+fn clear_rows(b: &mut Batch) {
+    b.sessions.clear();
+    b.meter_values.clear();
+    b.events.clear();
+    b.rejects.clear();
 }
 
 /// Stage a batch's rows in the transaction, table by table.
@@ -320,6 +338,7 @@ fn keep_first_rejects(first: &mut Vec<ingest::RejectRow>, b: &Batch) {
     first.extend(b.rejects.iter().take(keep).cloned());
 }
 
+/// The one-line summary: what was read, what came of it, what was new.
 fn summary(
     t: &Totals,
     ocpp: Option<&OcppReport>,

@@ -423,12 +423,14 @@ fn map_pending(
             (fork, rows)
         })
         .collect();
-    let mut results = Vec::with_capacity(to_map.len());
+    // The parts' rows are moved once, into the batch, not gathered first.
+    let mut part_rows = Vec::with_capacity(parts.len());
     for (fork, rows) in parts {
         mapper.absorb(fork);
-        results.extend(rows);
+        part_rows.push(rows);
     }
-    let mut results = results.into_iter();
+    let mut results = part_rows.into_iter().flatten();
+    batch.sessions.reserve(to_map.len());
     for p in pending.drain(..) {
         match p {
             Pending::Reject(r) => {
