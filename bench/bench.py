@@ -2,12 +2,14 @@
 """Time evmon against DuckDB and Python Polars on the same generated data.
 
     python3 bench/bench.py --evmon target/release/evmon --python venv/bin/python \
-        --work bench/work [--runs 3] SIZE...
+        --work bench/work [--runs 3] [--warmup 1] SIZE...
 
 SIZE is small (100k sessions), medium (1M) or large (10M), or a number of
 sessions. For each size the session CSV is generated once (bench/gen_sessions.py,
-deterministic), then every task runs --runs times per tool; the table shows the
-median wall time and the peak RSS (from /usr/bin/time) and evmon's ratio to the
+deterministic), then every task runs --warmup times unmeasured and --runs times
+measured per tool (as hyperfine --warmup: on a VM the first run after another
+large process pays the kernel for zeroed pages, which is the machine's state,
+not the tool's); the table shows the median wall time and the peak RSS (from /usr/bin/time) and evmon's ratio to the
 best reference engine. The reference work is in bench/reference.py.
 """
 import argparse
@@ -19,6 +21,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+WARMUP = 1
 SIZES = {"small": 100_000, "medium": 1_000_000, "large": 10_000_000}
 # The generator starts on 2025-11-01; bill one full month of it and look for
 # anomalies and profiles over the whole span of the data.
@@ -39,10 +42,12 @@ def timed(cmd, env=None, stdout=subprocess.DEVNULL):
 
 def measure(name, cmd, runs, prepare=None, env=None):
     results = []
-    for _ in range(runs):
+    for n in range(WARMUP + runs):
         if prepare:
             prepare()
-        results.append(timed(cmd, env))
+        r = timed(cmd, env)
+        if n >= WARMUP:
+            results.append(r)
     secs = statistics.median(r[0] for r in results)
     rss = max(r[1] for r in results)
     print(f"  {name:<28} {secs:8.2f} s {rss:8.0f} MiB", file=sys.stderr, flush=True)
@@ -142,8 +147,11 @@ def main():
     p.add_argument("--python", required=True, help="a Python with duckdb and polars")
     p.add_argument("--work", default=os.path.join(HERE, "work"))
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1, help="unmeasured runs before each measured set")
     p.add_argument("--engines", default="duckdb,polars")
     a = p.parse_args()
+    global WARMUP
+    WARMUP = a.warmup
     a.engines = [e for e in a.engines.split(",") if e]
     versions = subprocess.run(
         [a.python, "-c", "import duckdb, polars; print('duckdb', duckdb.__version__, '/ polars', polars.__version__)"],
@@ -152,7 +160,7 @@ def main():
     evv = subprocess.run([a.evmon, "--version"], capture_output=True, text=True).stdout.strip()
     results = [run_size(a, s) for s in a.sizes]
     cols = ["evmon"] + a.engines
-    print(f"# {evv} vs {versions}; {os.cpu_count()} cores; median of {a.runs} runs, peak RSS of any run")
+    print(f"# {evv} vs {versions}; {os.cpu_count()} cores; median of {a.runs} runs after {a.warmup} warm-up, peak RSS of any measured run")
     for n, mib, rows in results:
         print(f"\n## {n} sessions ({mib:.0f} MiB CSV)\n")
         print("| task | " + " | ".join(cols) + " | evmon / best |")

@@ -20,4 +20,4 @@ fi
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(small medium)
 exec python3 bench/bench.py --evmon "$CARGO_TARGET_DIR/release/evmon" \
-    --python "$venv/bin/python" --work bench/work --runs "${RUNS:-3}" "${sizes[@]}"
+    --python "$venv/bin/python" --work bench/work --runs "${RUNS:-3}" --warmup "${WARMUP:-1}" "${sizes[@]}"
