@@ -303,3 +303,51 @@ fn ocpi_tariffs_agree() {
     }
     assert_eq!(compared, 24);
 }
+
+/// A session that started before the month (here, in the 28 days bill
+/// reads before it) still blocks its duplicate inside the month; only
+/// sessions that ended before the month are left unread.
+#[test]
+fn a_duplicate_of_a_session_started_before_the_month_is_not_billed() {
+    let env = Env::new();
+    let csv = env.write(
+        "sessions.csv",
+        "session_id,station_id,connector_id,id_tag,start,stop,charging_end,energy_kwh,max_power_kw,stop_reason\n\
+         H0,PEAK-1,2,04BB000010,2026-09-10T10:00:00Z,2026-09-10T12:00:00Z,2026-09-10T12:00:00Z,10,5,Local\n\
+         H1,PEAK-1,1,04BB000011,2026-09-29T20:00:00Z,2026-10-01T04:00:00Z,2026-10-01T04:00:00Z,24,5,Local\n\
+         D1,PEAK-1,1,04BB000012,2026-10-01T02:00:00Z,2026-10-01T05:00:00Z,2026-10-01T05:00:00Z,24,9,Local\n\
+         D2,PEAK-1,2,04BB000013,2026-10-02T10:00:00Z,2026-10-02T12:00:00Z,2026-10-02T12:00:00Z,10,5,Local\n",
+    );
+    env.ingest(&[
+        &csv.display().to_string(),
+        "--stations",
+        &testdata("billing/stations.toml"),
+    ]);
+    let tariff = testdata("billing/tariffs.toml");
+    let (rows, err) = bill(
+        &env,
+        &[
+            "--tariff",
+            &tariff,
+            "--period",
+            "2026-10",
+            "--lines",
+            "--include-unbillable",
+        ],
+    );
+    assert!(
+        err.contains("1 not billed (1 anomaly duplicate_transaction)"),
+        "{err}"
+    );
+    let d1 = session(&rows, "csv:PEAK-1/D1");
+    assert_eq!(d1["status"], "unbillable");
+    let detail = d1["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("anomaly duplicate_transaction:") && detail.contains("csv:PEAK-1/H1"),
+        "{detail}"
+    );
+    assert_eq!(session(&rows, "csv:PEAK-1/D2")["status"], "billed");
+    // Sessions that started before the month are not billed in it.
+    assert!(rows.iter().all(|r| r["session_uid"] != "csv:PEAK-1/H1"));
+    assert!(rows.iter().all(|r| r["session_uid"] != "csv:PEAK-1/H0"));
+}

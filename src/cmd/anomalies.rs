@@ -62,6 +62,7 @@ pub fn run(args: &AnomaliesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         now,
         allow_list,
         kinds_need_tags(&args.kinds),
+        Before::All,
     )?;
     let min = severity(args.min_severity);
     let findings: Vec<Finding> = anomaly::detect(&input, &rules, &args.kinds)
@@ -124,6 +125,18 @@ fn kinds_need_tags(kinds: &[String]) -> bool {
             .any(|k| k == "auth_rejected" || k == "unknown_tag")
 }
 
+/// Which sessions that start before the window are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Before {
+    /// Every one from the history start (daily baselines need them).
+    All,
+    /// Only those that end after the window starts: every session the
+    /// per-connector pairs of the window's sessions (overlaps, duplicate
+    /// transactions) can involve. An earlier one ends before any session
+    /// of the window starts, so it never pairs with one.
+    Overlapping,
+}
+
 /// Read what the rules need from the store: sessions and events from
 /// `history` (baselines) to `until`, register and power samples of the
 /// window, station ratings and zones.
@@ -137,6 +150,7 @@ pub(crate) fn load(
     now: chrono::DateTime<chrono::Utc>,
     allow_list: Option<HashSet<String>>,
     tags: bool,
+    before: Before,
 ) -> anyhow::Result<Input> {
     let range = TimeRange {
         since: Some(history),
@@ -158,9 +172,22 @@ pub(crate) fn load(
     let mut sessions = Vec::with_capacity(snapshot.rows(Table::Sessions, &range) as usize);
     let mut names = crate::intern::Interner::default();
     for file in files {
-        let df = stations_filter(crate::store::scan_files(Table::Sessions, &[file])?)
+        let mut lf = stations_filter(crate::store::scan_files(Table::Sessions, &[file])?)
             .filter(col(col::START).gt_eq(lit_time(history)))
-            .filter(col(col::START).lt(lit_time(until)))
+            .filter(col(col::START).lt(lit_time(until)));
+        if before == Before::Overlapping {
+            // The end the per-connector rules use: stop, else the end of
+            // charging, else the start.
+            let end = col(col::STOP)
+                .fill_null(col(col::CHARGING_END))
+                .fill_null(col(col::START));
+            lf = lf.filter(
+                col(col::START)
+                    .gt_eq(lit_time(since))
+                    .or(end.gt(lit_time(since))),
+            );
+        }
+        let df = lf
             .select([
                 col(col::SESSION_UID),
                 col(col::STATION_ID),

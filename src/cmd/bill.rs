@@ -534,6 +534,9 @@ pub(crate) fn price<T: Send>(
         None,
         // Invoices are per id tag, and auth_rejected blocks billing.
         true,
+        // Of the blocking kinds, only duplicate_transaction looks beyond a
+        // session itself: at sessions of its connector that overlap it.
+        super::anomalies::Before::Overlapping,
     )?;
     let stations = snapshot
         .scan(Table::Stations, &TimeRange::default())?

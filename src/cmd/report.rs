@@ -47,7 +47,17 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     // Anomalies, all kinds.
     let rules = crate::config::load(global.config.as_deref())?.anomalies;
     let history = since - Duration::days(rules.baseline_days);
-    let ainput = anomalies::load(&snapshot, &[], history, since, until, now, None, true)?;
+    let ainput = anomalies::load(
+        &snapshot,
+        &[],
+        history,
+        since,
+        until,
+        now,
+        None,
+        true,
+        anomalies::Before::All,
+    )?;
     let findings = anomaly::detect(&ainput, &rules, &[]);
     let mut by_kind: BTreeMap<String, [u64; 3]> = BTreeMap::new();
     let mut by_station: BTreeMap<String, [u64; 3]> = BTreeMap::new();

@@ -275,6 +275,7 @@ fn evaluate(
         None,
         // auth_rejected is a live kind.
         true,
+        super::anomalies::Before::All,
     )?;
     let mut findings = anomaly::detect(&input, rules, kinds);
     // A fault is live while it is its connector's latest status.
