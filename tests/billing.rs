@@ -35,6 +35,23 @@ fn bill(env: &Env, args: &[&str]) -> (Vec<Value>, String) {
     (json_lines(&out.stdout), stderr(&out))
 }
 
+/// Every session line of October 2026 under the billing fixture's tariffs,
+/// the unbillable ones included.
+fn october_lines(env: &Env) -> (Vec<Value>, String) {
+    let tariff = testdata("billing/tariffs.toml");
+    bill(
+        env,
+        &[
+            "--tariff",
+            &tariff,
+            "--period",
+            "2026-10",
+            "--lines",
+            "--include-unbillable",
+        ],
+    )
+}
+
 fn money(v: &Value) -> Decimal {
     d(v.as_str()
         .unwrap_or_else(|| panic!("money as a string: {v}")))
@@ -49,18 +66,7 @@ fn session<'a>(rows: &'a [Value], uid: &str) -> &'a Value {
 #[test]
 fn hand_worked_sessions() {
     let env = loaded("billing");
-    let tariff = testdata("billing/tariffs.toml");
-    let (rows, err) = bill(
-        &env,
-        &[
-            "--tariff",
-            &tariff,
-            "--period",
-            "2026-10",
-            "--lines",
-            "--include-unbillable",
-        ],
-    );
+    let (rows, err) = october_lines(&env);
     assert!(err.contains("1 not billed (1 never stopped)"), "{err}");
 
     // 16:30-18:30 Amsterdam (CEST) across the 17:00 peak start, 10 kWh
@@ -323,18 +329,7 @@ fn a_duplicate_of_a_session_started_before_the_month_is_not_billed() {
         "--stations",
         &testdata("billing/stations.toml"),
     ]);
-    let tariff = testdata("billing/tariffs.toml");
-    let (rows, err) = bill(
-        &env,
-        &[
-            "--tariff",
-            &tariff,
-            "--period",
-            "2026-10",
-            "--lines",
-            "--include-unbillable",
-        ],
-    );
+    let (rows, err) = october_lines(&env);
     assert!(
         err.contains("1 not billed (1 anomaly duplicate_transaction)"),
         "{err}"
