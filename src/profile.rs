@@ -488,7 +488,11 @@ fn station_aggs(
     let mut connector = connector.i32()?.clone();
     // Rows are read chunk by chunk, in step across the columns: the
     // columns of one frame are chunked alike (one chunk per partition
-    // read); if not, each is made one chunk first.
+    // read); if not, each is made one chunk first. Checked on the columns
+    // as read here, not with DataFrame::align_chunks: that skips columns
+    // polars keeps unmaterialised (a constant one, for instance), which
+    // come out as one chunk when read (the concurrent-snapshot integration
+    // test fails with it).
     let lengths: Vec<usize> = start.chunk_lengths().collect();
     let aligned = stop.chunk_lengths().eq(lengths.iter().copied())
         && charging_end.chunk_lengths().eq(lengths.iter().copied())
