@@ -98,6 +98,25 @@ impl Table {
         }
     }
 
+    /// Columns whose values are (nearly) all distinct, written to Parquet
+    /// plainly: a dictionary of them would be as large as the column, and
+    /// deciding so costs a pass hashing every value.
+    pub fn plain_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Sessions => &[
+                col::SESSION_UID,
+                col::TRANSACTION_ID,
+                col::METER_START_WH,
+                col::METER_STOP_WH,
+                col::ENERGY_WH,
+                col::MAX_POWER_W,
+            ],
+            Table::MeterValues => &[col::VALUE],
+            Table::Rejects => &[col::RAW],
+            Table::Events | Table::Stations => &[],
+        }
+    }
+
     /// Natural key: two rows with the same key are the same fact, so
     /// re-ingesting a file adds nothing.
     pub fn key_columns(self) -> &'static [&'static str] {
