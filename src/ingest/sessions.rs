@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use compact_str::{format_compact, CompactString};
 
 use super::batch::{SessionRow, StationRow, ORIGIN_INFERRED};
 use super::presets::{self, Field, Preset};
@@ -375,10 +376,10 @@ impl SessionMapper {
         file: &Arc<str>,
         line: u64,
     ) -> Result<SessionRow, RowError> {
-        let station = self
-            .get(row, Field::StationId)
-            .ok_or_else(|| self.err(Field::StationId, "station id is empty"))?
-            .into_owned();
+        let station = CompactString::from(
+            self.get(row, Field::StationId)
+                .ok_or_else(|| self.err(Field::StationId, "station id is empty"))?,
+        );
         let row_zone = match self.get(row, Field::Timezone) {
             None => None,
             Some(z) => Some(
@@ -470,21 +471,21 @@ impl SessionMapper {
         let connector_id = self
             .get(row, Field::ConnectorId)
             .and_then(|c| parse_connector(&c));
-        let transaction_id = self.get(row, Field::SessionId).map(Cow::into_owned);
-        let id_tag = self.get(row, Field::IdTag).map(Cow::into_owned);
-        let stop_reason = self.get(row, Field::StopReason).map(Cow::into_owned);
+        let transaction_id = self.get(row, Field::SessionId).map(CompactString::from);
+        let id_tag = self.get(row, Field::IdTag).map(CompactString::from);
+        let stop_reason = self.get(row, Field::StopReason).map(CompactString::from);
 
         let site = self.get(row, Field::Site).map(Cow::into_owned);
         if site.is_some() || row_zone.is_some() {
             self.stations
-                .entry(station.clone())
+                .entry(station.to_string())
                 .or_insert((site, row_zone.map(|z| z.name().to_string())));
         }
         self.stats.earliest_start = Some(self.stats.earliest_start.map_or(start, |e| e.min(start)));
 
         let session_uid = match (&transaction_id, self.preset.stable_ids) {
-            (Some(id), true) => format!("{}:{station}/{id}", self.source),
-            _ => format!(
+            (Some(id), true) => format_compact!("{}:{station}/{id}", self.source),
+            _ => format_compact!(
                 "{}:{station}/{}/{}",
                 self.source,
                 connector_id.map_or_else(|| "-".to_string(), |c| c.to_string()),

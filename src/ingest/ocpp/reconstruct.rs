@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use compact_str::CompactString;
 
 use super::frame::{Body, Call, Dir, Frame, Proto};
 use super::messages::*;
@@ -676,12 +677,12 @@ impl<'a> ChargePoint<'a> {
             report.open_sessions += 1;
         }
         batch.sessions.push(SessionRow {
-            session_uid: tx.uid,
-            transaction_id: Some(tx.tx_id),
-            station_id: self.cp.to_string(),
+            session_uid: tx.uid.into(),
+            transaction_id: Some(tx.tx_id.into()),
+            station_id: CompactString::from(&*self.cp),
             connector_id: tx.connector,
-            id_tag: tx.id_tag,
-            auth_status: tx.auth_status,
+            id_tag: tx.id_tag.map(Into::into),
+            auth_status: tx.auth_status.map(Into::into),
             start,
             stop: tx.stop,
             charging_end,
@@ -689,7 +690,7 @@ impl<'a> ChargePoint<'a> {
             meter_stop_wh: meter_stop,
             energy_wh: energy,
             max_power_w: max_power,
-            stop_reason: tx.stop_reason,
+            stop_reason: tx.stop_reason.map(Into::into),
             source: self.proto.name(),
             source_file,
             source_line: Some(tx.line),
