@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use csv::ByteRecord;
 
@@ -40,7 +40,7 @@ pub struct LineLimiter<R> {
     eof: bool,
     /// The lines that were dropped: number and first [`KEPT_PREFIX`] bytes
     /// (kept so the reject still shows what the line was).
-    pub dropped: std::rc::Rc<std::cell::RefCell<Vec<DroppedLine>>>,
+    pub dropped: Arc<Mutex<Vec<DroppedLine>>>,
 }
 
 impl<R: Read> LineLimiter<R> {
@@ -86,7 +86,10 @@ impl<R: Read> LineLimiter<R> {
                         line.extend_from_slice(&run[..run.len().min(room)]);
                         line.truncate(KEPT_PREFIX);
                         self.skipping = true;
-                        self.dropped.borrow_mut().push((self.line_no, line));
+                        self.dropped
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((self.line_no, line));
                     } else if newline && self.line.is_empty() {
                         self.ready.extend_from_slice(run);
                     } else {
@@ -190,7 +193,7 @@ fn raw_text(record: &ByteRecord, delimiter: u8) -> String {
 
 /// Read a CSV session export into `batch`.
 pub fn read_csv(
-    input: impl Read,
+    input: impl Read + Send,
     file: &Arc<str>,
     opts: &SessionOptions,
     batch: &mut Batch,
@@ -239,89 +242,68 @@ pub fn read_csv(
     let mut mapper = SessionMapper::new(file, &header, opts)?;
     report.format = format!("csv/{}", mapper.preset.name);
 
-    let mut latin1_rows = 0u64;
-    // Records are read here and mapped to sessions in chunks on every core
-    // (mapping, not CSV parsing, is most of the work); results are taken
-    // in file order, so sessions, rejects and spills keep that order.
+    // Records are read on a thread of their own, a chunk at a time, and
+    // mapped to sessions here on every core while the next chunk is read
+    // (mapping, not CSV parsing, is most of the work). Chunks are taken in
+    // file order, so sessions, rejects and spills keep that order; their
+    // buffers go back to the reader to be filled again.
     let chunk = match opts.spill_rows {
         0 => MAP_CHUNK,
         n => n.min(MAP_CHUNK),
     };
-    let mut records: Vec<ByteRecord> = Vec::new();
-    let mut pending: Vec<Pending> = Vec::with_capacity(chunk);
-    let mut mapped = 0usize;
-    loop {
-        if records.len() <= mapped {
-            records.push(ByteRecord::new());
-        }
-        let record = &mut records[mapped];
-        let done = match csv.read_byte_record(record) {
-            Ok(more) => !more,
-            Err(e) => {
-                // A broken record (bad quoting): keep it as a reject and go on.
-                let line = e.position().map_or(0, |p| p.line());
-                report.rows_read += 1;
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    return Err(csv_err(file, e));
-                }
-                pending.push(Pending::Reject(RejectRow {
-                    source_file: file.clone(),
-                    line,
-                    field: None,
-                    reason: format!("unreadable CSV record: {e}"),
-                    raw: String::new(),
-                }));
-                continue;
-            }
-        };
-        if !done {
-            let line = record.position().map_or(0, |p| p.line());
-            if let Some(pos) = record.position() {
-                progress(pos.byte());
-            }
-            let blank = record.len() == 1
-                && record
-                    .get(0)
-                    .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace));
-            if !blank {
-                report.rows_read += 1;
-                match screen(record, header.len(), delimiter, file, line) {
-                    Some(reject) => pending.push(Pending::Reject(reject)),
-                    None => {
-                        if std::str::from_utf8(record.as_slice()).is_err() {
-                            latin1_rows += 1;
-                        }
-                        pending.push(Pending::Map {
-                            record: mapped,
-                            line,
-                        });
-                        mapped += 1;
-                    }
+    let fields = header.len();
+    let mut latin1_rows = 0u64;
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+        let reader = scope.spawn(move || -> Result<(), IngestError> {
+            loop {
+                let mut c = empty_rx.try_recv().unwrap_or_default();
+                c.fill(&mut csv, chunk, fields, delimiter, file)?;
+                let last = c.last;
+                // A closed channel: the mapping side stopped on an error.
+                if full_tx.send(c).is_err() || last {
+                    return Ok(());
                 }
             }
-        }
-        if done || pending.len() >= chunk {
+        });
+        let mut failed = Ok(());
+        while let Ok(mut c) = full_rx.recv() {
+            if let Some(pos) = c.pos {
+                progress(pos);
+            }
+            report.rows_read += c.rows_read;
+            latin1_rows += c.latin1_rows;
             map_pending(
-                &mut pending,
-                &records,
+                &mut c.pending,
+                &c.records,
                 &mut mapper,
                 file,
                 delimiter,
                 batch,
                 &mut report,
             );
-            mapped = 0;
-            if done {
-                break;
-            }
-            if opts.spill_rows > 0 && batch.sessions.len() + batch.rejects.len() >= opts.spill_rows
+            let last = c.last;
+            let _ = empty_tx.try_send(c);
+            if !last
+                && opts.spill_rows > 0
+                && batch.sessions.len() + batch.rejects.len() >= opts.spill_rows
             {
-                spill(batch)?;
+                failed = spill(batch);
+                if failed.is_err() {
+                    break;
+                }
             }
         }
-    }
+        // Dropped, so a reader waiting to hand over a chunk stops.
+        drop(full_rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(IngestError::Spill("the CSV reading thread panicked".into())));
+        failed.and(read)
+    })?;
     // Lines too long to read were dropped before the parser saw them.
-    for (line, prefix) in dropped.borrow().iter() {
+    for (line, prefix) in dropped.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         report.rows_read += 1;
         push_reject(
             batch,
@@ -386,6 +368,98 @@ enum Pending {
     Map { record: usize, line: u64 },
     /// Refused before mapping.
     Reject(RejectRow),
+}
+
+/// Records read by the reading thread, to be mapped.
+#[derive(Default)]
+struct Chunk {
+    /// Record buffers, reused from chunk to chunk; the first ones hold
+    /// the records to map.
+    records: Vec<ByteRecord>,
+    /// Rows in file order: records to map and rows refused unmapped.
+    pending: Vec<Pending>,
+    /// Rows read (blank lines are not rows).
+    rows_read: u64,
+    /// Rows not valid UTF-8 (read as Latin-1).
+    latin1_rows: u64,
+    /// The byte offset reached, for progress.
+    pos: Option<u64>,
+    /// The input ended with this chunk.
+    last: bool,
+}
+
+impl Chunk {
+    /// Read up to `limit` rows into the chunk, emptying it first.
+    fn fill<R: Read>(
+        &mut self,
+        csv: &mut csv::Reader<R>,
+        limit: usize,
+        fields: usize,
+        delimiter: u8,
+        file: &Arc<str>,
+    ) -> Result<(), IngestError> {
+        self.pending.clear();
+        self.rows_read = 0;
+        self.latin1_rows = 0;
+        self.pos = None;
+        self.last = false;
+        let mut mapped = 0usize;
+        while self.pending.len() < limit {
+            if self.records.len() <= mapped {
+                self.records.push(ByteRecord::new());
+            }
+            let record = &mut self.records[mapped];
+            match csv.read_byte_record(record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.last = true;
+                    break;
+                }
+                Err(e) => {
+                    // A broken record (bad quoting): keep it as a reject and go on.
+                    let line = e.position().map_or(0, |p| p.line());
+                    self.rows_read += 1;
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(csv_err(file, e));
+                    }
+                    self.pending.push(Pending::Reject(RejectRow {
+                        source_file: file.clone(),
+                        line,
+                        field: None,
+                        reason: format!("unreadable CSV record: {e}"),
+                        raw: String::new(),
+                    }));
+                    continue;
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            if let Some(pos) = record.position() {
+                self.pos = Some(pos.byte());
+            }
+            let blank = record.len() == 1
+                && record
+                    .get(0)
+                    .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace));
+            if blank {
+                continue;
+            }
+            self.rows_read += 1;
+            match screen(record, fields, delimiter, file, line) {
+                Some(reject) => self.pending.push(Pending::Reject(reject)),
+                None => {
+                    if std::str::from_utf8(record.as_slice()).is_err() {
+                        self.latin1_rows += 1;
+                    }
+                    self.pending.push(Pending::Map {
+                        record: mapped,
+                        line,
+                    });
+                    mapped += 1;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Map the pending rows of a chunk on every core (a fork of the mapper per
@@ -509,7 +583,10 @@ mod tests {
         let mut out = String::new();
         lim.read_to_string(&mut out).unwrap();
         assert_eq!(out, "a,b\n\n1,2\n");
-        assert_eq!(*lim.dropped.borrow(), vec![(2, vec![b'x'; KEPT_PREFIX])]);
+        assert_eq!(
+            *lim.dropped.lock().unwrap(),
+            vec![(2, vec![b'x'; KEPT_PREFIX])]
+        );
     }
 
     #[test]
