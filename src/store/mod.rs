@@ -397,18 +397,11 @@ impl WriteTxn {
             fs::create_dir_all(&dir).map_err(io_err(&dir, "create directory"))?;
             let chunks = self.staged.entry((table, partition)).or_default();
             let path = dir.join(format!("chunk-{:06}.parquet", chunks.len()));
-            let file = File::create(&path).map_err(io_err(&path, "create"))?;
             chunks.push(Staged::File(path.clone()));
             self.written.push(path.clone());
             // Staged files live for one ingest and are never pruned: favour
             // speed over size (plain, uncompressed, no statistics).
-            parquet::write(
-                BufWriter::with_capacity(1 << 20, &file),
-                table,
-                &mut part,
-                parquet::Kind::Staged,
-            )
-            .map_err(pl_err(format!("cannot write {}", path.display())))?;
+            create_parquet(&path, table, &mut part, parquet::Kind::Staged)?;
         }
         Ok(())
     }
@@ -683,14 +676,7 @@ fn write_partition(
     let path = dir.join(name);
     let rows = df.height() as u64;
     let mut write = || -> Result<u64, StoreError> {
-        let file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
-        parquet::write(
-            BufWriter::with_capacity(1 << 20, &file),
-            table,
-            &mut df,
-            parquet::Kind::Partition,
-        )
-        .map_err(pl_err(format!("cannot write {}", tmp.display())))?;
+        let file = create_parquet(&tmp, table, &mut df, parquet::Kind::Partition)?;
         file.sync_all().map_err(io_err(&tmp, "sync"))?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
         drop(file);
@@ -709,6 +695,20 @@ fn write_partition(
             bytes,
         },
     ))
+}
+
+/// Create the file at `path` and write `df`, rows of `table`, to it as
+/// Parquet of `kind`.
+fn create_parquet(
+    path: &Path,
+    table: Table,
+    df: &mut DataFrame,
+    kind: parquet::Kind,
+) -> Result<File, StoreError> {
+    let file = File::create(path).map_err(io_err(path, "create"))?;
+    parquet::write(BufWriter::with_capacity(1 << 20, &file), table, df, kind)
+        .map_err(pl_err(format!("cannot write {}", path.display())))?;
+    Ok(file)
 }
 
 /// Split rows of `table` into its partitions (by month of the partition

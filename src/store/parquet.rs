@@ -26,6 +26,11 @@ use crate::schema::Table;
 /// Rows per row group, as polars writes them.
 const ROW_GROUP_ROWS: usize = 512 * 512;
 
+/// polars encodes a column of at most this many rows as a dictionary
+/// without estimating anything; so does evmon, and small partitions stay
+/// the files polars writes.
+const SMALL_GROUP_ROWS: usize = 128;
+
 /// How a file is written.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Kind {
@@ -68,9 +73,10 @@ pub(super) fn write(
         Kind::Partition => table.plain_columns(),
         Kind::Staged => &[],
     };
+    let defaults = get_encodings(&arrow_schema);
     let encodings: Vec<Vec<Encoding>> = arrow_schema
         .iter_values()
-        .zip(get_encodings(&arrow_schema).iter())
+        .zip(defaults.iter())
         .map(|(field, default)| {
             if matches!(kind, Kind::Staged) || plain.contains(&field.name.as_str()) {
                 vec![Encoding::Plain; default.len()]
@@ -96,7 +102,11 @@ pub(super) fn write(
             .columns()
             .par_iter()
             .zip(fields.par_iter())
-            .zip(encodings.par_iter())
+            .zip(if rows > SMALL_GROUP_ROWS {
+                encodings.par_iter()
+            } else {
+                defaults.par_iter()
+            })
             .map(|((array, field), encoding)| {
                 array_to_columns(array, field.clone(), options, encoding)?
                     .into_iter()
@@ -191,15 +201,19 @@ mod tests {
     #[test]
     fn partitions_are_the_files_polars_writes() {
         let table = Table::Sessions;
-        let df = rows(table, 5000);
-        let mut ours = Vec::new();
-        write(&mut ours, table, &mut df.clone(), Kind::Partition).expect("written");
-        let mut theirs = Vec::new();
-        ParquetWriter::new(&mut theirs)
-            .with_compression(ParquetCompression::Snappy)
-            .with_statistics(StatisticsOptions::default())
-            .finish(&mut df.clone())
-            .expect("written by polars");
-        assert!(ours == theirs, "the files differ");
+        // Small groups (polars then always builds a dictionary), the edge,
+        // and a group large enough for the estimate.
+        for n in [2, SMALL_GROUP_ROWS, SMALL_GROUP_ROWS + 1, 5000] {
+            let df = rows(table, n);
+            let mut ours = Vec::new();
+            write(&mut ours, table, &mut df.clone(), Kind::Partition).expect("written");
+            let mut theirs = Vec::new();
+            ParquetWriter::new(&mut theirs)
+                .with_compression(ParquetCompression::Snappy)
+                .with_statistics(StatisticsOptions::default())
+                .finish(&mut df.clone())
+                .expect("written by polars");
+            assert!(ours == theirs, "the files of {n} rows differ");
+        }
     }
 }
