@@ -98,22 +98,22 @@ impl Table {
         }
     }
 
-    /// Columns whose values are (nearly) all distinct, written to Parquet
-    /// plainly: a dictionary of them would be as large as the column, and
-    /// deciding so costs a pass hashing every value.
+    /// Columns written to Parquet plainly, without polars' estimate of
+    /// their distinct values (a pass hashing every value): the table's key
+    /// where it is one unique text, and floats, which polars never writes
+    /// as a dictionary anyway. Transaction ids are not among them: OCPP
+    /// charge points reuse them, and a dictionary then pays.
     pub fn plain_columns(self) -> &'static [&'static str] {
         match self {
             Table::Sessions => &[
                 col::SESSION_UID,
-                col::TRANSACTION_ID,
                 col::METER_START_WH,
                 col::METER_STOP_WH,
                 col::ENERGY_WH,
                 col::MAX_POWER_W,
             ],
             Table::MeterValues => &[col::VALUE],
-            Table::Rejects => &[col::RAW],
-            Table::Events | Table::Stations => &[],
+            Table::Rejects | Table::Events | Table::Stations => &[],
         }
     }
 
