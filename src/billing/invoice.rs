@@ -28,10 +28,11 @@ pub struct VatGroup {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Invoice {
+pub struct Invoice<'t> {
     /// The customer, id tag or station.
     pub party: String,
-    pub currency: String,
+    /// The tariff's currency (borrowed, as in [`Charge`]).
+    pub currency: &'t str,
     pub minor_units: u32,
     pub sessions: u64,
     pub kwh: Decimal,
@@ -132,7 +133,7 @@ fn add_at_rate(sums: &mut Vec<(Decimal, Decimal)>, rate: Decimal, amount: Decima
 }
 
 /// One invoice per party and currency, in party then currency order.
-pub fn invoices(charges: &[Charge<'_>]) -> Vec<Invoice> {
+pub fn invoices<'t>(charges: &[Charge<'t>]) -> Vec<Invoice<'t>> {
     // Sorted, then cut into runs: a month of a large fleet has hundreds of
     // thousands of id tags, mostly with one session each, so a map of
     // groups would be one allocation per session.
@@ -160,33 +161,36 @@ fn prefix(text: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-fn invoice(list: &[&Charge<'_>]) -> Invoice {
+fn invoice<'t>(list: &[&Charge<'t>]) -> Invoice<'t> {
     let minor_units = list[0].minor_units;
     let mut by_kind = [Decimal::ZERO; 6];
-    let mut rates: Vec<(Decimal, Decimal)> = Vec::with_capacity(1);
+    // The bases by rate, then each rate's VAT: one list, most often of one.
+    let mut vat_groups: Vec<VatGroup> = Vec::with_capacity(1);
     for c in list {
         for (sum, v) in by_kind.iter_mut().zip(&c.by_kind) {
             *sum += v;
         }
         for (rate, base) in &c.by_rate {
-            add_at_rate(&mut rates, *rate, *base);
+            match vat_groups.iter_mut().find(|g| g.rate == *rate) {
+                Some(g) => g.base += base,
+                None => vat_groups.push(VatGroup {
+                    rate: *rate,
+                    base: *base,
+                    vat: Decimal::ZERO,
+                }),
+            }
         }
     }
-    rates.sort_by_key(|a| a.0);
+    vat_groups.sort_by_key(|g| g.rate);
+    for g in &mut vat_groups {
+        g.vat = round_money(g.base * g.rate / Decimal::ONE_HUNDRED, minor_units);
+    }
     let net: Decimal = by_kind.iter().sum();
-    let vat_groups: Vec<VatGroup> = rates
-        .into_iter()
-        .map(|(rate, base)| VatGroup {
-            rate,
-            base,
-            vat: round_money(base * rate / Decimal::ONE_HUNDRED, minor_units),
-        })
-        .collect();
     let vat: Decimal = vat_groups.iter().map(|g| g.vat).sum();
     let [energy, time, idle, fees, discounts, adjustments] = by_kind;
     Invoice {
         party: list[0].party.clone(),
-        currency: list[0].currency.to_string(),
+        currency: list[0].currency,
         minor_units,
         sessions: list.len() as u64,
         kwh: list.iter().map(|c| c.kwh).sum(),

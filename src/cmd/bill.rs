@@ -130,12 +130,12 @@ impl YearMonth for NaiveDate {
 fn summary(
     global: &GlobalArgs,
     charges: &[Charge<'_>],
-    invoices: &[billing::Invoice],
+    invoices: &[billing::Invoice<'_>],
     unbillable: &[Unbillable],
 ) {
     let mut by_currency: BTreeMap<&str, (Decimal, Decimal, Decimal, u32)> = BTreeMap::new();
     for i in invoices {
-        let e = by_currency.entry(i.currency.as_str()).or_insert((
+        let e = by_currency.entry(i.currency).or_insert((
             Decimal::ZERO,
             Decimal::ZERO,
             Decimal::ZERO,
@@ -401,13 +401,13 @@ fn text_column<T: Sync>(
 }
 
 /// One row per invoice.
-fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<DataFrame> {
+fn invoices_frame(invoices: &[billing::Invoice<'_>], by: BillBy) -> PolarsResult<DataFrame> {
     let party = match by {
         BillBy::Customer => "customer",
         BillBy::IdTag => "id_tag",
         BillBy::Station => "station_id",
     };
-    let money = |name: &str, f: fn(&billing::Invoice) -> Decimal| {
+    let money = |name: &str, f: fn(&billing::Invoice<'_>) -> Decimal| {
         text_column(name, invoices, |out, i| {
             write_money(out, f(i), i.minor_units)
         })
@@ -416,7 +416,7 @@ fn invoices_frame(invoices: &[billing::Invoice], by: BillBy) -> PolarsResult<Dat
         invoices.len(),
         vec![
             text_column(party, invoices, |out, i| out.push_str(&i.party))?,
-            text_column("currency", invoices, |out, i| out.push_str(&i.currency))?,
+            text_column("currency", invoices, |out, i| out.push_str(i.currency))?,
             Column::new(
                 "sessions".into(),
                 invoices.iter().map(|i| i.sessions).collect::<Vec<_>>(),
