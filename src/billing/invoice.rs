@@ -164,27 +164,24 @@ fn prefix(text: &str) -> u64 {
 fn invoice<'t>(list: &[&Charge<'t>]) -> Invoice<'t> {
     let minor_units = list[0].minor_units;
     let mut by_kind = [Decimal::ZERO; 6];
-    // The bases by rate, then each rate's VAT: one list, most often of one.
-    let mut vat_groups: Vec<VatGroup> = Vec::with_capacity(1);
+    let mut rates: Vec<(Decimal, Decimal)> = Vec::with_capacity(1);
     for c in list {
         for (sum, v) in by_kind.iter_mut().zip(&c.by_kind) {
             *sum += v;
         }
         for (rate, base) in &c.by_rate {
-            match vat_groups.iter_mut().find(|g| g.rate == *rate) {
-                Some(g) => g.base += base,
-                None => vat_groups.push(VatGroup {
-                    rate: *rate,
-                    base: *base,
-                    vat: Decimal::ZERO,
-                }),
-            }
+            add_at_rate(&mut rates, *rate, *base);
         }
     }
-    vat_groups.sort_by_key(|g| g.rate);
-    for g in &mut vat_groups {
-        g.vat = round_money(g.base * g.rate / Decimal::ONE_HUNDRED, minor_units);
-    }
+    rates.sort_by_key(|a| a.0);
+    let vat_groups: Vec<VatGroup> = rates
+        .into_iter()
+        .map(|(rate, base)| VatGroup {
+            rate,
+            base,
+            vat: round_money(base * rate / Decimal::ONE_HUNDRED, minor_units),
+        })
+        .collect();
     let net: Decimal = by_kind.iter().sum();
     let vat: Decimal = vat_groups.iter().map(|g| g.vat).sum();
     let [energy, time, idle, fees, discounts, adjustments] = by_kind;
