@@ -297,9 +297,10 @@ pub fn read_csv(
         }
         // Dropped, so a reader waiting to hand over a chunk stops.
         drop(full_rx);
+        // A panic there is a bug: raised here, as if read on this thread.
         let read = reader
             .join()
-            .unwrap_or_else(|_| Err(IngestError::Spill("the CSV reading thread panicked".into())));
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         failed.and(read)
     })?;
     // Lines too long to read were dropped before the parser saw them.
