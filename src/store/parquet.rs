@@ -69,16 +69,16 @@ pub(super) fn write(
         version: Version::V1,
         data_page_size: None,
     };
-    let plain = match kind {
-        Kind::Partition => table.plain_columns(),
-        Kind::Staged => &[],
-    };
     let defaults = get_encodings(&arrow_schema);
     let encodings: Vec<Vec<Encoding>> = arrow_schema
         .iter_values()
         .zip(defaults.iter())
         .map(|(field, default)| {
-            if matches!(kind, Kind::Staged) || plain.contains(&field.name.as_str()) {
+            let plain = match kind {
+                Kind::Partition => table.plain_columns().contains(&field.name.as_str()),
+                Kind::Staged => true,
+            };
+            if plain {
                 vec![Encoding::Plain; default.len()]
             } else {
                 default.clone()
