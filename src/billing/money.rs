@@ -20,23 +20,31 @@ pub fn money_text(v: Decimal, minor_units: u32) -> String {
 /// amounts reuse one buffer.
 pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
     // Sums of rounded lines (most amounts written) need no rounding.
-    let mut r = if v.scale() <= minor_units {
+    let r = if v.scale() <= minor_units {
         v
     } else {
         round_money(v, minor_units)
     };
-    r.rescale(minor_units);
-    if r.scale() != minor_units {
+    // The amount in minor units: the mantissa shifted by the decimals it
+    // lacks, in integer arithmetic (Decimal's rescale, a library call per
+    // amount, was most of the time spent writing a large month's invoices).
+    let scaled = minor_units
+        .checked_sub(r.scale())
+        .and_then(|k| 10u128.checked_pow(k))
+        .and_then(|p| r.mantissa().unsigned_abs().checked_mul(p))
+        .filter(|m| *m < 1u128 << 96);
+    let Some(m) = scaled else {
         // Too large to carry that many decimals: Decimal prints it as is.
+        let mut r = r;
+        r.rescale(minor_units);
         out.push_str(&r.to_string());
         return;
-    }
+    };
     // The digits of the scaled integer with the point put back: what
-    // Decimal's Display prints, without its general formatting, which was
-    // most of the time spent writing a large month's invoices.
+    // Decimal's Display prints, without its general formatting.
     let mut digits = [0u8; 40];
     let mut at = digits.len();
-    let mut m = r.mantissa().unsigned_abs();
+    let mut m = m;
     // 128-bit division is a library call: only digits beyond 64 bits (no
     // real amount has them) take it, the rest the machine's division.
     while m > u128::from(u64::MAX) {

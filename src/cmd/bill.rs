@@ -370,83 +370,102 @@ fn wh_decimal(wh: f64) -> Decimal {
     }
 }
 
-/// A text column written on every core, a chunk of rows at a time into
-/// one reused buffer, instead of one String per value: a large month has
-/// hundreds of thousands of invoices and a dozen text columns.
-fn text_column<T: Sync>(
-    name: &str,
-    rows: &[T],
-    write: impl Fn(&mut String, &T) + Sync,
-) -> PolarsResult<Column> {
-    let parts: Vec<StringChunked> = rows
+/// How one text column of a frame writes its value for a row.
+type TextOf<'f, T> = (&'f str, &'f (dyn Fn(&mut String, &T) + Sync));
+
+/// Text columns written on every core, a chunk of rows at a time, each
+/// row read once for all columns, and each value through one reused
+/// buffer instead of a String per value: a large month has hundreds of
+/// thousands of invoices and a dozen text columns.
+fn text_columns<T: Sync>(rows: &[T], columns: &[TextOf<'_, T>]) -> PolarsResult<Vec<Column>> {
+    let parts: Vec<Vec<StringChunked>> = rows
         .par_chunks(16 * 1024)
         .map(|part| {
-            let mut column = StringChunkedBuilder::new(name.into(), part.len());
+            let mut built: Vec<StringChunkedBuilder> = columns
+                .iter()
+                .map(|(name, _)| StringChunkedBuilder::new((*name).into(), part.len()))
+                .collect();
             let mut text = String::new();
             for row in part {
-                text.clear();
-                write(&mut text, row);
-                column.append_value(&text);
+                for ((_, write), column) in columns.iter().zip(&mut built) {
+                    text.clear();
+                    write(&mut text, row);
+                    column.append_value(&text);
+                }
             }
-            column.finish()
+            built.into_iter().map(|b| b.finish()).collect()
         })
         .collect();
-    // The parts stay separate chunks: joining them would copy the column
+    // Each column keeps its parts as chunks: joining them would copy it
     // into fresh memory for nothing (output reads rows of any chunking).
-    let mut out = StringChunked::full_null(name.into(), 0);
-    for part in &parts {
-        out.append(part)?;
-    }
-    Ok(out.into_series().into_column())
+    columns
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let mut out = StringChunked::full_null((*name).into(), 0);
+            for part in &parts {
+                out.append(&part[k])?;
+            }
+            Ok(out.into_series().into_column())
+        })
+        .collect()
 }
 
 /// One row per invoice.
 fn invoices_frame(invoices: &[billing::Invoice<'_>], by: BillBy) -> PolarsResult<DataFrame> {
+    type Inv<'a> = billing::Invoice<'a>;
     let party = match by {
         BillBy::Customer => "customer",
         BillBy::IdTag => "id_tag",
         BillBy::Station => "station_id",
     };
-    let money = |name: &str, f: fn(&billing::Invoice<'_>) -> Decimal| {
-        text_column(name, invoices, |out, i| {
-            write_money(out, f(i), i.minor_units)
-        })
+    fn money(f: fn(&Inv<'_>) -> Decimal) -> impl Fn(&mut String, &Inv<'_>) + Sync {
+        move |out, i| write_money(out, f(i), i.minor_units)
+    }
+    let (energy, time, idle) = (money(|i| i.energy), money(|i| i.time), money(|i| i.idle));
+    let (fees, discounts) = (money(|i| i.fees), money(|i| i.discounts));
+    let (adjustments, net) = (money(|i| i.adjustments), money(|i| i.net));
+    let (vat, gross) = (money(|i| i.vat), money(|i| i.gross));
+    let vat_breakdown = |out: &mut String, i: &Inv<'_>| {
+        for (n, g) in i.vat_groups.iter().enumerate() {
+            if n > 0 {
+                out.push_str("; ");
+            }
+            let _ = write!(out, "{}%: ", g.rate);
+            write_money(out, g.base, i.minor_units);
+            out.push_str(" -> ");
+            write_money(out, g.vat, i.minor_units);
+        }
     };
-    DataFrame::new(
-        invoices.len(),
-        vec![
-            text_column(party, invoices, |out, i| out.push_str(&i.party))?,
-            text_column("currency", invoices, |out, i| out.push_str(i.currency))?,
-            Column::new(
-                "sessions".into(),
-                invoices.iter().map(|i| i.sessions).collect::<Vec<_>>(),
-            ),
-            text_column("kwh", invoices, |out, i| {
-                // Display of a Decimal appends without a String of its own.
+    let mut cols = text_columns(
+        invoices,
+        &[
+            (party, &|out, i| out.push_str(&i.party)),
+            ("currency", &|out, i| out.push_str(i.currency)),
+            // Display of a Decimal appends without a String of its own.
+            ("kwh", &|out, i| {
                 let _ = write!(out, "{}", i.kwh.round_dp(3).normalize());
-            })?,
-            money("energy", |i| i.energy)?,
-            money("time", |i| i.time)?,
-            money("idle", |i| i.idle)?,
-            money("fees", |i| i.fees)?,
-            money("discounts", |i| i.discounts)?,
-            money("adjustments", |i| i.adjustments)?,
-            money("net", |i| i.net)?,
-            text_column("vat_breakdown", invoices, |out, i| {
-                for (n, g) in i.vat_groups.iter().enumerate() {
-                    if n > 0 {
-                        out.push_str("; ");
-                    }
-                    let _ = write!(out, "{}%: ", g.rate);
-                    write_money(out, g.base, i.minor_units);
-                    out.push_str(" -> ");
-                    write_money(out, g.vat, i.minor_units);
-                }
-            })?,
-            money("vat", |i| i.vat)?,
-            money("gross", |i| i.gross)?,
+            }),
+            ("energy", &energy),
+            ("time", &time),
+            ("idle", &idle),
+            ("fees", &fees),
+            ("discounts", &discounts),
+            ("adjustments", &adjustments),
+            ("net", &net),
+            ("vat_breakdown", &vat_breakdown),
+            ("vat", &vat),
+            ("gross", &gross),
         ],
-    )
+    )?;
+    cols.insert(
+        2,
+        Column::new(
+            "sessions".into(),
+            invoices.iter().map(|i| i.sessions).collect::<Vec<_>>(),
+        ),
+    );
+    DataFrame::new(invoices.len(), cols)
 }
 
 /// Unbilled sessions per reason: the part of each reason before ':'.

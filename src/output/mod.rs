@@ -210,7 +210,6 @@ fn write_csv(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
         .write_record(df.get_column_names().iter().map(|n| n.as_str()))
         .map_err(csv_io)?;
     out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
-    let readers = readers(df);
     // Rows are formatted on every core, a block at a time, into byte
     // buffers written in order: a month's invoices are hundreds of
     // thousands of rows of a dozen columns. A wave of blocks at a time
@@ -220,7 +219,13 @@ fn write_csv(out: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
     for wave in starts.chunks(2 * rayon::current_num_threads().max(1)) {
         let texts: Vec<io::Result<Vec<u8>>> = wave
             .par_iter()
-            .map(|&first| csv_rows(&readers, first..(first + BLOCK).min(df.height())))
+            .map(|&first| {
+                // Each block reads its own slice of the frame: a value is
+                // then found among the block's one or two chunks, not by
+                // walking every chunk of a column before it.
+                let block = df.slice(first as i64, BLOCK);
+                csv_rows(&readers(&block), 0..block.height())
+            })
             .collect();
         for text in texts {
             out.write_all(&text?)?;
