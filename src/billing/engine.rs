@@ -287,47 +287,65 @@ impl Curve {
     }
 }
 
-fn local_instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+/// The local times of day where a tariff's prices may change.
+type DayTimes = smallvec::SmallVec<[NaiveTime; 8]>;
+
+/// The instants of `times` on local `date` in `zone`, appended to `out`.
+fn local_instants(zone: Tz, date: NaiveDate, times: &DayTimes, out: &mut Vec<DateTime<Utc>>) {
+    type Key = (Tz, NaiveDate, DayTimes);
     thread_local! {
         // Sessions of a month share a few dozen days and a tariff's few
-        // boundary times: each is resolved once per thread, not per session.
-        static SEEN: std::cell::RefCell<rustc_hash::FxHashMap<(Tz, NaiveDate, NaiveTime), DateTime<Utc>>> =
+        // boundary times: each day is resolved once per thread, not per
+        // session, and found with one lookup for all its times.
+        static SEEN: std::cell::RefCell<rustc_hash::FxHashMap<Key, smallvec::SmallVec<[DateTime<Utc>; 8]>>> =
             Default::default();
     }
     SEEN.with(|seen| {
-        *seen
-            .borrow_mut()
-            .entry((zone, date, time))
-            .or_insert_with(|| {
-                // Earliest reading on a fold, shifted forward in a gap (see timeutil).
-                resolve_local(zone, date.and_time(time), None, DstPolicy::default())
-                    .unwrap_or_else(|_| Utc.from_utc_datetime(&date.and_time(time)))
-            })
+        let mut seen = seen.borrow_mut();
+        let key = (zone, date, times.clone());
+        let instants = seen.entry(key).or_insert_with(|| {
+            times
+                .iter()
+                .map(|time| {
+                    // Earliest reading on a fold, shifted forward in a gap (see timeutil).
+                    resolve_local(zone, date.and_time(*time), None, DstPolicy::default())
+                        .unwrap_or_else(|_| Utc.from_utc_datetime(&date.and_time(*time)))
+                })
+                .collect()
+        });
+        out.extend_from_slice(instants);
     })
 }
 
 /// Where prices may change.
 fn boundaries(s: &SessionInput, t: &Tariff, zone: Tz, curve: &Curve) -> Vec<DateTime<Utc>> {
-    let mut out = vec![s.start, s.charging_end, s.stop];
-    let first = s.start.with_timezone(&zone).date_naive() - Duration::days(1);
-    let last = s.stop.with_timezone(&zone).date_naive() + Duration::days(1);
+    // The local times of day where a restriction starts or ends (midnight
+    // too when one reads the date), each once: a few for any tariff.
     let calendar = t.elements.iter().any(|e| {
         let r = &e.restrictions;
         r.days.is_some() || r.start_date.is_some() || r.end_date.is_some() || r.months.is_some()
     });
+    let mut times: DayTimes = t
+        .elements
+        .iter()
+        .flat_map(|e| [e.restrictions.start_time, e.restrictions.end_time])
+        .flatten()
+        .chain(calendar.then_some(NaiveTime::MIN))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    // The session's local days and the day before: a time of the day
+    // before can fall inside the session when a DST gap shifts it past
+    // midnight. A time of the day after its stop is after its stop (gaps
+    // only shift forward, and folds resolve to their earliest instant).
+    let first = s.start.with_timezone(&zone).date_naive() - Duration::days(1);
+    let last = s.stop.with_timezone(&zone).date_naive();
+    let days = (last - first).num_days().max(0) as usize + 1;
+    let mut out = Vec::with_capacity(4 + days * times.len() + 2 * t.elements.len());
+    out.extend([s.start, s.charging_end, s.stop]);
     let mut day = first;
     while day <= last {
-        if calendar {
-            out.push(local_instant(zone, day, NaiveTime::MIN));
-        }
-        for e in &t.elements {
-            for time in [e.restrictions.start_time, e.restrictions.end_time]
-                .into_iter()
-                .flatten()
-            {
-                out.push(local_instant(zone, day, time));
-            }
-        }
+        local_instants(zone, day, &times, &mut out);
         day += Duration::days(1);
     }
     for e in &t.elements {

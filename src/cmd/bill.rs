@@ -14,7 +14,7 @@ use rayon::iter::Either;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use super::{note, write_output};
+use super::{note, write_output, write_rows};
 use crate::anomaly::{self, Severity};
 use std::fmt::Write as _;
 
@@ -50,7 +50,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         BillBy::Station => GroupBy::Station,
     };
     let currency = |i: usize| set.tariffs[i].currency.as_str();
-    let df = if args.lines || args.cdr_out.is_some() {
+    if args.lines || args.cdr_out.is_some() {
         // Whole bills are kept only when their lines or CDRs are written.
         let keep_periods = args.cdr_out.is_some();
         let Priced {
@@ -85,16 +85,17 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         summary(global, &charges, &invoices, &unbillable);
         if args.lines {
             let bills: Vec<SessionBill> = bills.into_iter().map(|(b, _)| b).collect();
-            lines_frame(
+            let df = lines_frame(
                 &bills,
                 if args.include_unbillable {
                     &unbillable
                 } else {
                     &[]
                 },
-            )?
+            )?;
+            write_output(&df, &args.output, |d| Ok(d.clone()), TableStyle::default())?;
         } else {
-            invoices_frame(&invoices, args.by)?
+            write_invoices(&invoices, args)?;
         }
     } else {
         // Invoices only: each bill is folded into its charge as soon as it
@@ -108,11 +109,10 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         })?;
         let invoices = billing::invoices(&charges);
         summary(global, &charges, &invoices, &unbillable);
-        // Freed before the frame is built, which then reuses the memory.
+        // Freed before the output is written, which then reuses the memory.
         drop(charges);
-        invoices_frame(&invoices, args.by)?
-    };
-    write_output(&df, &args.output, |d| Ok(d.clone()), TableStyle::default())?;
+        write_invoices(&invoices, args)?;
+    }
     Ok(ExitCode::from(exit::OK))
 }
 
@@ -370,51 +370,11 @@ fn wh_decimal(wh: f64) -> Decimal {
     }
 }
 
-/// How one text column of a frame writes its value for a row.
-type TextOf<'f, T> = (&'f str, &'f (dyn Fn(&mut String, &T) + Sync));
-
-/// Text columns written on every core, a chunk of rows at a time, each
-/// row read once for all columns, and each value through one reused
-/// buffer instead of a String per value: a large month has hundreds of
-/// thousands of invoices and a dozen text columns.
-fn text_columns<T: Sync>(rows: &[T], columns: &[TextOf<'_, T>]) -> PolarsResult<Vec<Column>> {
-    let parts: Vec<Vec<StringChunked>> = rows
-        .par_chunks(16 * 1024)
-        .map(|part| {
-            let mut built: Vec<StringChunkedBuilder> = columns
-                .iter()
-                .map(|(name, _)| StringChunkedBuilder::new((*name).into(), part.len()))
-                .collect();
-            let mut text = String::new();
-            for row in part {
-                for ((_, write), column) in columns.iter().zip(&mut built) {
-                    text.clear();
-                    write(&mut text, row);
-                    column.append_value(&text);
-                }
-            }
-            built.into_iter().map(|b| b.finish()).collect()
-        })
-        .collect();
-    // Each column keeps its parts as chunks: joining them would copy it
-    // into fresh memory for nothing (output reads rows of any chunking).
-    columns
-        .iter()
-        .enumerate()
-        .map(|(k, (name, _))| {
-            let mut out = StringChunked::full_null((*name).into(), 0);
-            for part in &parts {
-                out.append(&part[k])?;
-            }
-            Ok(out.into_series().into_column())
-        })
-        .collect()
-}
-
-/// One row per invoice.
-fn invoices_frame(invoices: &[billing::Invoice<'_>], by: BillBy) -> PolarsResult<DataFrame> {
+/// One row per invoice, written as the output options ask.
+fn write_invoices(invoices: &[billing::Invoice<'_>], args: &BillArgs) -> anyhow::Result<()> {
+    use crate::output::RowCell::{Count, Text};
     type Inv<'a> = billing::Invoice<'a>;
-    let party = match by {
+    let party = match args.by {
         BillBy::Customer => "customer",
         BillBy::IdTag => "id_tag",
         BillBy::Station => "station_id",
@@ -437,35 +397,32 @@ fn invoices_frame(invoices: &[billing::Invoice<'_>], by: BillBy) -> PolarsResult
             write_money(out, g.vat, i.minor_units);
         }
     };
-    let mut cols = text_columns(
-        invoices,
-        &[
-            (party, &|out, i| out.push_str(&i.party)),
-            ("currency", &|out, i| out.push_str(i.currency)),
-            // Display of a Decimal appends without a String of its own.
-            ("kwh", &|out, i| {
+    let columns = [
+        (
+            party,
+            Text(&|out: &mut String, i: &Inv<'_>| out.push_str(&i.party)),
+        ),
+        ("currency", Text(&|out, i| out.push_str(i.currency))),
+        ("sessions", Count(|i| i.sessions)),
+        // Display of a Decimal appends without a String of its own.
+        (
+            "kwh",
+            Text(&|out, i| {
                 let _ = write!(out, "{}", i.kwh.round_dp(3).normalize());
             }),
-            ("energy", &energy),
-            ("time", &time),
-            ("idle", &idle),
-            ("fees", &fees),
-            ("discounts", &discounts),
-            ("adjustments", &adjustments),
-            ("net", &net),
-            ("vat_breakdown", &vat_breakdown),
-            ("vat", &vat),
-            ("gross", &gross),
-        ],
-    )?;
-    cols.insert(
-        2,
-        Column::new(
-            "sessions".into(),
-            invoices.iter().map(|i| i.sessions).collect::<Vec<_>>(),
         ),
-    );
-    DataFrame::new(invoices.len(), cols)
+        ("energy", Text(&energy)),
+        ("time", Text(&time)),
+        ("idle", Text(&idle)),
+        ("fees", Text(&fees)),
+        ("discounts", Text(&discounts)),
+        ("adjustments", Text(&adjustments)),
+        ("net", Text(&net)),
+        ("vat_breakdown", Text(&vat_breakdown)),
+        ("vat", Text(&vat)),
+        ("gross", Text(&gross)),
+    ];
+    write_rows(invoices, &columns, &args.output, TableStyle::default())
 }
 
 /// Unbilled sessions per reason: the part of each reason before ':'.

@@ -37,6 +37,45 @@ pub(crate) fn write_output(
     table_view: impl FnOnce(&DataFrame) -> PolarsResult<DataFrame>,
     mut style: TableStyle,
 ) -> anyhow::Result<()> {
+    emit(args, |out, format| {
+        if format == output::Format::Table {
+            style.max_rows = args.max_rows;
+            let view = anyhow::Context::context(table_view(df), "cannot lay out the table")?;
+            Ok(output::write_frame(out, &view, format, &style))
+        } else {
+            Ok(output::write_frame(out, df, format, &style))
+        }
+    })
+}
+
+/// Write rows of `T` in `columns` as the output options ask: CSV straight
+/// from the rows, a table or JSON through a frame of them.
+pub(crate) fn write_rows<T: Sync>(
+    rows: &[T],
+    columns: &[output::RowColumn<'_, T>],
+    args: &OutputArgs,
+    mut style: TableStyle,
+) -> anyhow::Result<()> {
+    emit(args, |out, format| {
+        if format == output::Format::Csv {
+            return Ok(output::write_rows_csv(out, rows, columns));
+        }
+        style.max_rows = args.max_rows;
+        let df = anyhow::Context::context(
+            output::rows_frame(rows, columns),
+            "cannot lay out the output",
+        )?;
+        Ok(output::write_frame(out, &df, format, &style))
+    })
+}
+
+/// Resolve the format, open the output, let `write` fill it in that
+/// format, and flush it. `write` fails before writing (the outer result)
+/// or while writing (the inner one, reported against the output).
+fn emit(
+    args: &OutputArgs,
+    write: impl FnOnce(&mut dyn std::io::Write, output::Format) -> anyhow::Result<std::io::Result<()>>,
+) -> anyhow::Result<()> {
     let requested = match args.format {
         OutputFormat::Auto => None,
         OutputFormat::Table => Some(output::Format::Table),
@@ -46,14 +85,7 @@ pub(crate) fn write_output(
     let format = output::resolve_format(requested, args.output.as_deref());
     let mut out = output::open_output(args.output.as_ref())
         .with_context(|| format!("cannot write {}", display_output(args)))?;
-    let written = if format == output::Format::Table {
-        style.max_rows = args.max_rows;
-        let view = anyhow::Context::context(table_view(df), "cannot lay out the table")?;
-        output::write_frame(&mut out, &view, format, &style)
-    } else {
-        output::write_frame(&mut out, df, format, &style)
-    };
-    written
+    write(&mut out, format)?
         .and_then(|_| out.flush())
         .with_context(|| format!("cannot write {}", display_output(args)))?;
     Ok(())
