@@ -1301,27 +1301,49 @@ pub fn append_sessions(
         f(c::MAX_POWER_W)?,
     );
     let time = |v: Option<i64>| v.and_then(DateTime::from_timestamp_micros);
-    out.reserve(df.height());
-    for i in 0..df.height() {
-        let (Some(u), Some(st), Some(s0)) = (uid.get(i), station.get(i), time(start.get(i))) else {
-            continue;
-        };
-        let station = names.get(st);
-        out.push(Session {
-            uid: u.into(),
-            station,
+    // Rows are turned into sessions on every core (a large window is
+    // millions of rows). Each task keeps the texts it has seen in a map of
+    // its own and asks the shared interner only for new ones, so the
+    // tasks rarely wait on each other.
+    let shared = std::sync::Mutex::new(names);
+    fn intern<'a>(
+        shared: &std::sync::Mutex<&mut Interner>,
+        seen: &mut FxHashMap<&'a str, Arc<str>>,
+        text: &'a str,
+    ) -> Arc<str> {
+        let a = seen.entry(text).or_insert_with(|| {
+            // A poisoned lock only means another task panicked, which is
+            // raised anyway: the interner itself is still whole.
+            let mut names = shared.lock().unwrap_or_else(|e| e.into_inner());
+            names.get(text)
+        });
+        a.clone()
+    }
+    // Rows without a uid, station or start are skipped: the others are
+    // listed first, so that their sessions are then written in place.
+    let rows: Vec<usize> = (0..df.height())
+        .into_par_iter()
+        .filter(|&i| {
+            uid.get(i).is_some() && station.get(i).is_some() && time(start.get(i)).is_some()
+        })
+        .collect();
+    out.par_extend(rows.par_iter().with_min_len(16 * 1024).map_init(
+        FxHashMap::default,
+        |seen, &i| Session {
+            uid: uid.get(i).unwrap_or_default().into(),
+            station: intern(&shared, seen, station.get(i).unwrap_or_default()),
             connector: connector.get(i),
             id_tag: tag.get(i).map(Box::from),
-            auth_status: auth.get(i).map(|a| names.get(a)),
-            start: s0,
+            auth_status: auth.get(i).map(|a| intern(&shared, seen, a)),
+            start: time(start.get(i)).unwrap_or_default(),
             stop: time(stop.get(i)),
             charging_end: time(cend.get(i)),
             meter_start: ms.get(i),
             meter_stop: mst.get(i),
             energy_wh: e.get(i),
             max_power_w: p.get(i),
-        });
-    }
+        },
+    ));
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub fn cdr(bill: &SessionBill, tariff: &Tariff, now: DateTime<Utc>) -> Value {
                 Phase::Parking => "PARKING_TIME",
             };
             dims.push(json!({"type": kind, "volume": num(p.time_s / hour)}));
-            json!({"start_date_time": time(p.start), "dimensions": dims, "tariff_id": bill.tariff_id})
+            json!({"start_date_time": time(p.start), "dimensions": dims, "tariff_id": bill.tariff_id.as_str()})
         })
         .collect();
     let charging_h: Decimal = bill
@@ -89,7 +89,7 @@ pub fn cdr(bill: &SessionBill, tariff: &Tariff, now: DateTime<Utc>) -> Value {
             "connector_format": "SOCKET",
             "connector_power_type": "AC_3_PHASE",
         },
-        "currency": bill.currency,
+        "currency": bill.currency.as_str(),
         "tariffs": [to_ocpi_json(tariff)],
         "charging_periods": periods,
         "total_cost": {"excl_vat": num(bill.exact_excl), "incl_vat": num(bill.exact_incl)},

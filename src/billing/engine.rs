@@ -125,8 +125,10 @@ pub struct SessionBill {
     pub connector: Option<i32>,
     pub id_tag: Option<String>,
     pub customer: Option<String>,
-    pub tariff_id: String,
-    pub currency: String,
+    /// Inline (a tariff id or currency code is short): two allocations
+    /// less for each session of a month.
+    pub tariff_id: compact_str::CompactString,
+    pub currency: compact_str::CompactString,
     pub minor_units: u32,
     pub zone: Tz,
     pub start: DateTime<Utc>,
@@ -418,9 +420,10 @@ fn ceil_to_step(v: Decimal, step: u32) -> Decimal {
 }
 
 /// Price a stopped session. `zone` is where the tariff's times are read.
-pub fn price_session(s: &SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
-    let curve = Curve::build(s);
-    let cuts = boundaries(s, t, zone, &curve);
+/// The session's texts move into its bill.
+pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
+    let curve = Curve::build(&s);
+    let cuts = boundaries(&s, t, zone, &curve);
     let grace_end = s.charging_end + Duration::seconds(t.idle_grace_s);
     let mut periods: Vec<Period> = Vec::new();
     let mut components: Vec<BTreeMap<Dimension, Component>> = Vec::new();
@@ -757,13 +760,13 @@ pub fn price_session(s: &SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     }
 
     SessionBill {
-        uid: s.uid.clone(),
-        station: s.station.clone(),
+        uid: s.uid,
+        station: s.station,
         connector: s.connector,
-        id_tag: s.id_tag.clone(),
-        customer: s.customer.clone(),
-        tariff_id: t.id.clone(),
-        currency: t.currency.clone(),
+        id_tag: s.id_tag,
+        customer: s.customer,
+        tariff_id: t.id.as_str().into(),
+        currency: t.currency.as_str().into(),
         minor_units: t.minor_units,
         zone,
         start: s.start,
@@ -856,7 +859,7 @@ price = 0.40
         // 16:30-18:30 UTC, 10 kWh evenly: 2.5 kWh before 17:00, 7.5 after.
         let tariff = &parse_toml("t", PEAK).unwrap().tariffs[0];
         let bill = price_session(
-            &session(
+            session(
                 "2026-10-07T16:30:00Z",
                 "2026-10-07T18:30:00Z",
                 "2026-10-07T18:30:00Z",
@@ -897,7 +900,7 @@ price = 0.40
             (t("2026-10-07T17:00:00Z"), 11000.0),
             (t("2026-10-07T18:30:00Z"), 11000.0),
         ];
-        let bill = price_session(&s, tariff, chrono_tz::UTC);
+        let bill = price_session(s, tariff, chrono_tz::UTC);
         assert_eq!(bill.split, Split::MeterCurve);
         assert_eq!(bill.kwh_by_band, vec![("standard".to_string(), d("10"))]);
         assert_eq!(bill.net(), d("2.00"));
@@ -1016,7 +1019,7 @@ price = 0.40
                     curve: Vec::new(),
                 };
                 for tariff in &set.tariffs {
-                    let bill = price_session(&s, tariff, chrono_tz::Europe::Amsterdam);
+                    let bill = price_session(s.clone(), tariff, chrono_tz::Europe::Amsterdam);
                     let sum: Decimal = bill.lines.iter().map(|l| l.amount).sum();
                     prop_assert_eq!(bill.net(), sum);
                 }

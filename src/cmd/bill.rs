@@ -81,8 +81,8 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(b, i)| Charge::new(b, by, currency(*i)))
             .collect();
-        let invoices = billing::invoices(&charges);
-        summary(global, &charges, &invoices, &unbillable);
+        let invoices = billing::invoices(charges);
+        summary(global, &invoices, &unbillable);
         if args.lines {
             let bills: Vec<SessionBill> = bills.into_iter().map(|(b, _)| b).collect();
             let df = lines_frame(
@@ -107,10 +107,8 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         } = price(args, &tariff, &set, global, |bill, i| {
             Charge::of(bill, by, currency(i))
         })?;
-        let invoices = billing::invoices(&charges);
-        summary(global, &charges, &invoices, &unbillable);
-        // Freed before the output is written, which then reuses the memory.
-        drop(charges);
+        let invoices = billing::invoices(charges);
+        summary(global, &invoices, &unbillable);
         write_invoices(&invoices, args)?;
     }
     Ok(ExitCode::from(exit::OK))
@@ -127,12 +125,7 @@ impl YearMonth for NaiveDate {
     }
 }
 
-fn summary(
-    global: &GlobalArgs,
-    charges: &[Charge<'_>],
-    invoices: &[billing::Invoice<'_>],
-    unbillable: &[Unbillable],
-) {
+fn summary(global: &GlobalArgs, invoices: &[billing::Invoice<'_>], unbillable: &[Unbillable]) {
     let mut by_currency: BTreeMap<&str, (Decimal, Decimal, Decimal, u32)> = BTreeMap::new();
     for i in invoices {
         let e = by_currency.entry(i.currency).or_insert((
@@ -156,10 +149,12 @@ fn summary(
             )
         })
         .collect();
-    let kwh: Decimal = charges.iter().map(|c| c.kwh).sum();
+    // Exact sums: the same whether added per invoice or per session.
+    let kwh: Decimal = invoices.iter().map(|i| i.kwh).sum();
+    let sessions: u64 = invoices.iter().map(|i| i.sessions).sum();
     let mut text = format!(
         "billed {} sessions ({} kWh) into {} invoices: {}",
-        charges.len(),
+        sessions,
         kwh.round_dp(3),
         invoices.len(),
         if money.is_empty() {
@@ -250,7 +245,7 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     ));
     cols.push(str_col(
         "tariff",
-        text(&|b| Some(b.tariff_id.clone()), &|_| None),
+        text(&|b| Some(b.tariff_id.to_string()), &|_| None),
     ));
     cols.push(str_col(
         "start_local",
@@ -327,7 +322,7 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     ));
     cols.push(str_col(
         "currency",
-        text(&|b| Some(b.currency.clone()), &|_| None),
+        text(&|b| Some(b.currency.to_string()), &|_| None),
     ));
     cols.push(str_col(
         "status",
@@ -643,7 +638,7 @@ pub(crate) fn price<T: Send>(
         .filter_map(sort)
         .partition_map(|r| match r {
             Ok((session, i, zone)) => Either::Left(keep(
-                billing::price_session(&session, &set.tariffs[i], zone),
+                billing::price_session(session, &set.tariffs[i], zone),
                 i,
             )),
             Err(u) => Either::Right(*u),

@@ -104,7 +104,11 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             for b in &priced.bills {
                 for l in &b.lines {
                     let e = bands
-                        .entry((b.tariff_id.clone(), b.currency.clone(), l.label.clone()))
+                        .entry((
+                            b.tariff_id.to_string(),
+                            b.currency.to_string(),
+                            l.label.clone(),
+                        ))
                         .or_default();
                     if l.unit == "kWh" {
                         e.0 += l.quantity;
