@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use compact_str::{format_compact, CompactString};
 use rust_decimal::prelude::*;
 use rust_decimal::Decimal;
 
@@ -72,7 +73,53 @@ pub struct Period {
     /// Seconds charging (TIME) or parked and billable (PARKING_TIME).
     pub time_s: Decimal,
     /// Index of the element pricing each dimension in this period.
-    pub element: BTreeMap<Dimension, usize>,
+    pub element: ByDimension<usize>,
+}
+
+/// A value per price dimension, in [`Dimension`] order: a period has at
+/// most one of each, so an array rather than a map (two maps a period were
+/// two allocations a period, for each of a month's sessions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ByDimension<T>([Option<T>; 4]);
+
+impl<T> Default for ByDimension<T> {
+    fn default() -> Self {
+        ByDimension([None, None, None, None])
+    }
+}
+
+impl<T> ByDimension<T> {
+    const DIMENSIONS: [Dimension; 4] = [
+        Dimension::Energy,
+        Dimension::Time,
+        Dimension::Parking,
+        Dimension::Flat,
+    ];
+
+    fn slot(d: Dimension) -> usize {
+        match d {
+            Dimension::Energy => 0,
+            Dimension::Time => 1,
+            Dimension::Parking => 2,
+            Dimension::Flat => 3,
+        }
+    }
+
+    pub fn get(&self, d: Dimension) -> Option<&T> {
+        self.0[Self::slot(d)].as_ref()
+    }
+
+    fn insert(&mut self, d: Dimension, v: T) {
+        self.0[Self::slot(d)] = Some(v);
+    }
+
+    /// The dimensions that have a value, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (Dimension, &T)> {
+        Self::DIMENSIONS
+            .into_iter()
+            .zip(&self.0)
+            .filter_map(|(d, v)| Some((d, v.as_ref()?)))
+    }
 }
 
 /// What an invoice line is for.
@@ -104,7 +151,9 @@ impl LineKind {
 pub struct Line {
     pub kind: LineKind,
     /// `energy peak`, `idle (after 30 min grace, capped)`, ...
-    pub label: String,
+    /// Inline up to 24 bytes, as most labels are (one allocation less a
+    /// line, for each of a month's sessions).
+    pub label: CompactString,
     pub quantity: Decimal,
     /// `kWh`, `h`, `session`.
     pub unit: &'static str,
@@ -138,7 +187,7 @@ pub struct SessionBill {
     pub periods: Vec<Period>,
     pub lines: Vec<Line>,
     /// kWh per energy band (element name), billed.
-    pub kwh_by_band: Vec<(String, Decimal)>,
+    pub kwh_by_band: Vec<(CompactString, Decimal)>,
     pub energy_kwh: Decimal,
     /// OCPI-style total before line rounding, after min/max (for CDRs).
     pub exact_excl: Decimal,
@@ -425,8 +474,8 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     let curve = Curve::build(&s);
     let cuts = boundaries(&s, t, zone, &curve);
     let grace_end = s.charging_end + Duration::seconds(t.idle_grace_s);
-    let mut periods: Vec<Period> = Vec::new();
-    let mut components: Vec<BTreeMap<Dimension, Component>> = Vec::new();
+    let mut periods: Vec<Period> = Vec::with_capacity(cuts.len());
+    let mut components: Vec<ByDimension<Component>> = Vec::with_capacity(cuts.len());
     // The energy at each cut, once; the energy and power restrictions are
     // only worked out (two divisions a period) for tariffs that have them.
     let energy_at: Vec<Decimal> = cuts.iter().map(|c| curve.at(*c)).collect();
@@ -463,8 +512,8 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
                 _ => Decimal::ZERO,
             },
         };
-        let mut element = BTreeMap::new();
-        let mut comps = BTreeMap::new();
+        let mut element = ByDimension::default();
+        let mut comps = ByDimension::default();
         for dim in [Dimension::Energy, Dimension::Time, Dimension::Parking] {
             if let Some((i, c)) = lookup(&t.elements, dim, &snapshot) {
                 element.insert(dim, i);
@@ -495,8 +544,8 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
             duration_s: 0,
             power_kw: Decimal::ZERO,
         };
-        let mut element = BTreeMap::new();
-        let mut comps = BTreeMap::new();
+        let mut element = ByDimension::default();
+        let mut comps = ByDimension::default();
         if let Some((i, c)) = lookup(&t.elements, Dimension::Energy, &snapshot) {
             element.insert(Dimension::Energy, i);
             comps.insert(Dimension::Energy, c);
@@ -518,21 +567,24 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     if t.origin == Origin::Ocpi {
         fn last_with(
             periods: &[Period],
-            components: &[BTreeMap<Dimension, Component>],
+            components: &[ByDimension<Component>],
             dim: Dimension,
             phase: Option<Phase>,
         ) -> Option<usize> {
             (0..periods.len()).rev().find(|&i| {
-                components[i].contains_key(&dim) && phase.is_none_or(|p| periods[i].phase == p)
+                components[i].get(dim).is_some() && phase.is_none_or(|p| periods[i].phase == p)
             })
         }
         if let Some(i) = last_with(&periods, &components, Dimension::Energy, None) {
             let total: Decimal = periods.iter().map(|p| p.energy_wh).sum();
-            let billed = ceil_to_step(total, components[i][&Dimension::Energy].step_size);
+            let step = components[i]
+                .get(Dimension::Energy)
+                .map_or(1, |c| c.step_size);
+            let billed = ceil_to_step(total, step);
             periods[i].energy_wh += billed - total;
         }
         let parking_priced = (0..periods.len()).any(|i| {
-            periods[i].phase == Phase::Parking && components[i].contains_key(&Dimension::Parking)
+            periods[i].phase == Phase::Parking && components[i].get(Dimension::Parking).is_some()
         });
         let (dim, phase) = if parking_priced {
             (Dimension::Parking, Phase::Parking)
@@ -545,7 +597,8 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
                 .filter(|p| p.phase == phase)
                 .map(|p| p.time_s)
                 .sum();
-            let billed = ceil_to_step(total, components[i][&dim].step_size);
+            let step = components[i].get(dim).map_or(1, |c| c.step_size);
+            let billed = ceil_to_step(total, step);
             periods[i].time_s += billed - total;
         }
     }
@@ -554,18 +607,20 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     let mut sums: BTreeMap<(Dimension, usize), (Decimal, Decimal, Component)> = BTreeMap::new();
     let hour = Decimal::from(3600);
     for (p, comps) in periods.iter().zip(&components) {
-        for (dim, c) in comps {
+        for (dim, c) in comps.iter() {
+            // Set with its component: always there.
+            let Some(&element) = p.element.get(dim) else {
+                continue;
+            };
             let quantity = match (dim, p.phase) {
                 (Dimension::Energy, _) => p.energy_wh / Decimal::from(1000),
                 (Dimension::Time, Phase::Charging) => p.time_s / hour,
                 (Dimension::Parking, Phase::Parking) => p.time_s / hour,
                 _ => continue,
             };
-            let e = sums.entry((*dim, p.element[dim])).or_insert((
-                Decimal::ZERO,
-                Decimal::ZERO,
-                c.clone(),
-            ));
+            let e = sums
+                .entry((dim, element))
+                .or_insert((Decimal::ZERO, Decimal::ZERO, c.clone()));
             e.0 += quantity;
             e.1 += quantity * c.price;
         }
@@ -590,7 +645,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     let mut exact_by_dimension: BTreeMap<Dimension, Decimal> = BTreeMap::new();
     let mut exact_incl = Decimal::ZERO;
     let mut idle_exact = Decimal::ZERO;
-    let mut kwh_by_band: Vec<(String, Decimal)> = Vec::new();
+    let mut kwh_by_band: Vec<(CompactString, Decimal)> = Vec::new();
     for ((dim, el), (quantity, exact, c)) in &sums {
         let name = &t.elements[*el].name;
         if quantity.is_zero() {
@@ -598,13 +653,17 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
         }
         let (kind, label, unit) = match dim {
             Dimension::Energy => {
-                kwh_by_band.push((name.clone(), *quantity));
-                (LineKind::Energy, format!("energy {name}"), "kWh")
+                kwh_by_band.push((name.as_str().into(), *quantity));
+                (LineKind::Energy, format_compact!("energy {name}"), "kWh")
             }
             Dimension::Time if t.origin == Origin::Toml => {
-                (LineKind::Time, "charging time".to_string(), "h")
+                (LineKind::Time, "charging time".into(), "h")
             }
-            Dimension::Time => (LineKind::Time, format!("charging time ({name})"), "h"),
+            Dimension::Time => (
+                LineKind::Time,
+                format_compact!("charging time ({name})"),
+                "h",
+            ),
             Dimension::Parking => {
                 idle_exact += exact;
                 let grace = if t.idle_grace_s > 0 {
@@ -613,9 +672,9 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
                     String::new()
                 };
                 let label = if t.origin == Origin::Toml {
-                    format!("idle{grace}")
+                    format_compact!("idle{grace}")
                 } else {
-                    format!("idle ({name})")
+                    format_compact!("idle ({name})")
                 };
                 (LineKind::Idle, label, "h")
             }
@@ -646,7 +705,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
                 -(round_money(idle_exact, t.minor_units) - round_money(cap, t.minor_units));
             lines.push(Line {
                 kind: LineKind::Idle,
-                label: format!("idle fee capped at {cap}"),
+                label: format_compact!("idle fee capped at {cap}"),
                 quantity: Decimal::ONE,
                 unit: "session",
                 unit_price: amount,
@@ -663,7 +722,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
         exact_incl += c.price * (Decimal::ONE + c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED);
         lines.push(Line {
             kind: LineKind::Fee,
-            label: t.elements[el].name.clone(),
+            label: t.elements[el].name.as_str().into(),
             quantity: Decimal::ONE,
             unit: "session",
             unit_price: c.price,
@@ -695,7 +754,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
         discount_total += amount;
         lines.push(Line {
             kind: LineKind::Discount,
-            label: d.name.clone(),
+            label: d.name.as_str().into(),
             quantity: Decimal::ONE,
             unit: "session",
             unit_price: -amount,
@@ -721,7 +780,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     if let Some((label, amount)) = adjust {
         lines.push(Line {
             kind: LineKind::Adjustment,
-            label: format!(
+            label: format_compact!(
                 "{label} {}",
                 if amount > Decimal::ZERO {
                     t.min_price
@@ -902,7 +961,7 @@ price = 0.40
         ];
         let bill = price_session(s, tariff, chrono_tz::UTC);
         assert_eq!(bill.split, Split::MeterCurve);
-        assert_eq!(bill.kwh_by_band, vec![("standard".to_string(), d("10"))]);
+        assert_eq!(bill.kwh_by_band, vec![("standard".into(), d("10"))]);
         assert_eq!(bill.net(), d("2.00"));
     }
 

@@ -197,7 +197,7 @@ fn str_col(name: &str, values: Vec<Option<String>>) -> Column {
 fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult<DataFrame> {
     let bands: Vec<String> = bills
         .iter()
-        .flat_map(|b| b.kwh_by_band.iter().map(|(n, _)| n.clone()))
+        .flat_map(|b| b.kwh_by_band.iter().map(|(n, _)| n.to_string()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

@@ -107,7 +107,7 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                         .entry((
                             b.tariff_id.to_string(),
                             b.currency.to_string(),
-                            l.label.clone(),
+                            l.label.to_string(),
                         ))
                         .or_default();
                     if l.unit == "kWh" {
