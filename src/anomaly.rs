@@ -266,10 +266,29 @@ pub struct Session {
     pub start: DateTime<Utc>,
     pub stop: Option<DateTime<Utc>>,
     pub charging_end: Option<DateTime<Utc>>,
-    pub meter_start: Option<f64>,
-    pub meter_stop: Option<f64>,
-    pub energy_wh: Option<f64>,
-    pub max_power_w: Option<f64>,
+    pub meter_start: Reading,
+    pub meter_stop: Reading,
+    pub energy_wh: Reading,
+    pub max_power_w: Reading,
+}
+
+/// A reading, energy or power that may be missing, in 8 bytes where an
+/// `Option<f64>` takes 16 (millions of sessions, four each): NaN stands
+/// for none. A stored value is never NaN (ingest rejects it), and one
+/// would be no reading anyway.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading(f64);
+
+impl Reading {
+    pub fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+}
+
+impl From<Option<f64>> for Reading {
+    fn from(v: Option<f64>) -> Reading {
+        Reading(v.unwrap_or(f64::NAN))
+    }
 }
 
 impl Session {
@@ -286,7 +305,7 @@ impl Session {
     }
 
     fn mean_kw(&self) -> Option<f64> {
-        Some(self.energy_wh? / 1000.0 / self.charging_hours()?)
+        Some(self.energy_wh.get()? / 1000.0 / self.charging_hours()?)
     }
 }
 
@@ -418,7 +437,11 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
     let mut station_peaks: HashMap<&str, Vec<f64>> = HashMap::new();
     if want_spike {
         for s in &input.sessions {
-            if let Some(p) = s.max_power_w.or_else(|| s.mean_kw().map(|k| k * 1000.0)) {
+            if let Some(p) = s
+                .max_power_w
+                .get()
+                .or_else(|| s.mean_kw().map(|k| k * 1000.0))
+            {
                 station_peaks.entry(&*s.station).or_default().push(p);
             }
         }
@@ -443,7 +466,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         let rated_w = input.rated_kw.get(&*s.station).map(|k| k * 1000.0);
         // power_spike
         if want_spike {
-            let peak = s.max_power_w.or_else(|| {
+            let peak = s.max_power_w.get().or_else(|| {
                 input.samples.get(&*s.uid).and_then(|v| {
                     v.iter()
                         .filter(|x| !x.1)
@@ -495,8 +518,10 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         }
         // energy_inconsistent: more energy than the power limit allows.
         if want_inconsistent {
-            if let (Some(e), Some(h)) = (s.energy_wh, s.hours().or_else(|| s.charging_hours())) {
-                let limit_w = rated_w.or(s.max_power_w.filter(|p| *p > 0.0));
+            if let (Some(e), Some(h)) =
+                (s.energy_wh.get(), s.hours().or_else(|| s.charging_hours()))
+            {
+                let limit_w = rated_w.or(s.max_power_w.get().filter(|p| *p > 0.0));
                 if let Some(limit) = limit_w {
                     let possible = limit * h.max(1.0 / 3600.0) * (1.0 + rules.energy_tolerance);
                     if e > possible && e > rules.zero_energy_wh {
@@ -531,7 +556,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         }
         // meter_regression: the register went down.
         if want_regression {
-            let mut prev: Option<(DateTime<Utc>, f64)> = s.meter_start.map(|v| (s.start, v));
+            let mut prev: Option<(DateTime<Utc>, f64)> = s.meter_start.get().map(|v| (s.start, v));
             let mut worst: Option<(DateTime<Utc>, f64, f64)> = None;
             if let Some(samples) = input.samples.get(&*s.uid) {
                 for &(ts, is_energy, v) in samples {
@@ -546,7 +571,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     prev = Some((ts, v));
                 }
             }
-            if let (Some(a), Some(b)) = (s.meter_start, s.meter_stop) {
+            if let (Some(a), Some(b)) = (s.meter_start.get(), s.meter_stop.get()) {
                 if b < a - rules.regression_wh && worst.is_none() {
                     worst = Some((s.stop.unwrap_or(s.start), a, b));
                 }
@@ -570,7 +595,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         }
         // zero_energy
         if want_zero {
-            if let (Some(e), Some(h)) = (s.energy_wh, s.hours()) {
+            if let (Some(e), Some(h)) = (s.energy_wh.get(), s.hours()) {
                 if e < rules.zero_energy_wh && h * 60.0 >= rules.zero_energy_min_minutes {
                     push_session(
                         &mut out,
@@ -714,18 +739,18 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         // auth_rejected / unknown_tag
         if want_auth {
             if let Some(status) = s.auth_status.as_deref().filter(|a| REJECTED.contains(a)) {
-                if s.energy_wh.is_some_and(|e| e > rules.zero_energy_wh) {
+                if s.energy_wh.get().is_some_and(|e| e > rules.zero_energy_wh) {
                     push_session(
                         &mut out,
                         s,
                         s.start,
                         "auth_rejected",
                         Severity::Critical,
-                        s.energy_wh.unwrap_or(0.0) / 1000.0,
+                        s.energy_wh.get().unwrap_or(0.0) / 1000.0,
                         format!(
                             "id tag {} was answered {status}, yet {:.2} kWh flowed",
                             s.id_tag.as_deref().unwrap_or("?"),
-                            s.energy_wh.unwrap_or(0.0) / 1000.0
+                            s.energy_wh.get().unwrap_or(0.0) / 1000.0
                         ),
                     );
                 }
@@ -743,7 +768,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         1.0,
                         format!(
                             "id tag {tag} is not on the allow list ({:.2} kWh)",
-                            s.energy_wh.unwrap_or(0.0) / 1000.0
+                            s.energy_wh.get().unwrap_or(0.0) / 1000.0
                         ),
                     );
                 }
@@ -771,7 +796,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     && s.id_tag.as_deref() == Some(tag.as_str())
                     && s.start >= e.ts - Duration::minutes(1)
                     && s.start <= e.ts + Duration::minutes(15)
-                    && s.energy_wh.is_some_and(|x| x > rules.zero_energy_wh)
+                    && s.energy_wh.get().is_some_and(|x| x > rules.zero_energy_wh)
                     && !s
                         .auth_status
                         .as_deref()
@@ -784,8 +809,8 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         session_uid: Some(s.uid.to_string()),
                         kind: "auth_rejected",
                         severity: Severity::Critical,
-                        score: s.energy_wh.unwrap_or(0.0) / 1000.0,
-                        detail: format!("Authorize for {tag} was answered {status} at {}, then {:.2} kWh flowed", format_utc(e.ts), s.energy_wh.unwrap_or(0.0) / 1000.0),
+                        score: s.energy_wh.get().unwrap_or(0.0) / 1000.0,
+                        detail: format!("Authorize for {tag} was answered {status} at {}, then {:.2} kWh flowed", format_utc(e.ts), s.energy_wh.get().unwrap_or(0.0) / 1000.0),
                     });
                 }
             }
@@ -818,7 +843,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     if !in_window(b.start) {
                         continue;
                     }
-                    let same_energy = matches!((a.energy_wh, b.energy_wh), (Some(x), Some(y)) if (x - y).abs() <= 1.0);
+                    let same_energy = matches!((a.energy_wh.get(), b.energy_wh.get()), (Some(x), Some(y)) if (x - y).abs() <= 1.0);
                     let (kind, severity) = if same_energy {
                         ("duplicate_transaction", Severity::Warning)
                     } else {
@@ -842,7 +867,7 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                         detail: if same_energy {
                             format!(
                                 "same connector, overlapping times and the same {:.3} kWh as {}",
-                                b.energy_wh.unwrap_or(0.0) / 1000.0,
+                                b.energy_wh.get().unwrap_or(0.0) / 1000.0,
                                 a.uid
                             )
                         } else {
@@ -1068,7 +1093,11 @@ fn events_rules(
 fn outliers(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<Finding>) {
     type Metric = fn(&Session) -> Option<f64>;
     let metrics: [(&'static str, Metric, &str); 3] = [
-        ("outlier_energy", |s| s.energy_wh.map(|e| e / 1000.0), "kWh"),
+        (
+            "outlier_energy",
+            |s| s.energy_wh.get().map(|e| e / 1000.0),
+            "kWh",
+        ),
         ("outlier_duration", |s| s.hours(), "h"),
         ("outlier_power", |s| s.mean_kw(), "kW"),
     ];
@@ -1162,7 +1191,7 @@ fn daily(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut 
             .entry(&s.station)
             .or_default()
             .entry(day)
-            .or_default() += s.energy_wh.unwrap_or(0.0) / 1000.0;
+            .or_default() += s.energy_wh.get().unwrap_or(0.0) / 1000.0;
     }
     // Stations are independent: each on any core, findings kept in
     // station order.
@@ -1338,10 +1367,10 @@ pub fn append_sessions(
             start: time(start.get(i)).unwrap_or_default(),
             stop: time(stop.get(i)),
             charging_end: time(cend.get(i)),
-            meter_start: ms.get(i),
-            meter_stop: mst.get(i),
-            energy_wh: e.get(i),
-            max_power_w: p.get(i),
+            meter_start: ms.get(i).into(),
+            meter_stop: mst.get(i).into(),
+            energy_wh: e.get(i).into(),
+            max_power_w: p.get(i).into(),
         },
     ));
     Ok(())
@@ -1422,6 +1451,16 @@ pub fn samples_from(df: &DataFrame) -> PolarsResult<HashMap<String, SessionSampl
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_reading_keeps_its_value_or_none() {
+        for v in [0.0, -0.0, -12.5, 29_003.0, f64::MAX, f64::INFINITY] {
+            assert_eq!(Reading::from(Some(v)).get(), Some(v));
+        }
+        assert_eq!(Reading::from(None).get(), None);
+        assert_eq!(Reading::from(Some(f64::NAN)).get(), None);
+        assert_eq!(std::mem::size_of::<Reading>(), 8);
+    }
+
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
@@ -1436,10 +1475,10 @@ mod tests {
             start: t(start),
             stop: stop.map(t),
             charging_end: None,
-            meter_start: None,
-            meter_stop: None,
-            energy_wh: Some(kwh * 1000.0),
-            max_power_w: None,
+            meter_start: None.into(),
+            meter_stop: None.into(),
+            energy_wh: Some(kwh * 1000.0).into(),
+            max_power_w: None.into(),
         }
     }
 

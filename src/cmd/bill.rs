@@ -271,7 +271,12 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
         "kwh",
         text(
             &|b| Some(b.energy_kwh.round_dp(3).normalize().to_string()),
-            &|u| u.session.energy_wh.map(|e| format!("{:.3}", e / 1000.0)),
+            &|u| {
+                u.session
+                    .energy_wh
+                    .get()
+                    .map(|e| format!("{:.3}", e / 1000.0))
+            },
         ),
     ));
     for band in &bands {
@@ -579,7 +584,7 @@ pub(crate) fn price<T: Send>(
             }
             let reason = if s.stop.is_none() {
                 Some("never stopped".to_string())
-            } else if s.energy_wh.is_none() {
+            } else if s.energy_wh.get().is_none() {
                 Some("no energy reading".to_string())
             } else if tariff_idx.is_none() {
                 // The part before ':' is the reason the summary groups by.
@@ -602,7 +607,7 @@ pub(crate) fn price<T: Send>(
                 })));
             }
             let (Some(i), Some(zone), Some(stop), Some(e)) =
-                (tariff_idx, zone, s.stop, s.energy_wh)
+                (tariff_idx, zone, s.stop, s.energy_wh.get())
             else {
                 return None;
             };
