@@ -105,30 +105,31 @@ pub fn rows_frame<T: Sync>(rows: &[T], columns: &[RowColumn<'_, T>]) -> PolarsRe
     let parts: Vec<Vec<Column>> = rows
         .par_chunks(BLOCK)
         .map(|part| {
-            enum Built {
-                Text(StringChunkedBuilder),
-                Count(Vec<u64>),
+            // Each column's builder, with its cell's writer.
+            enum Built<'c, T> {
+                Text(StringChunkedBuilder, &'c (dyn Fn(&mut String, &T) + Sync)),
+                Count(Vec<u64>, fn(&T) -> u64),
             }
-            let mut built: Vec<Built> = columns
+            let mut built: Vec<Built<'_, T>> = columns
                 .iter()
                 .map(|(name, cell)| match cell {
-                    RowCell::Text(_) => {
-                        Built::Text(StringChunkedBuilder::new((*name).into(), part.len()))
-                    }
-                    RowCell::Count(_) => Built::Count(Vec::with_capacity(part.len())),
+                    RowCell::Text(write) => Built::Text(
+                        StringChunkedBuilder::new((*name).into(), part.len()),
+                        *write,
+                    ),
+                    RowCell::Count(count) => Built::Count(Vec::with_capacity(part.len()), *count),
                 })
                 .collect();
             let mut text = String::new();
             for row in part {
-                for ((_, cell), column) in columns.iter().zip(&mut built) {
-                    match (cell, column) {
-                        (RowCell::Text(write), Built::Text(b)) => {
+                for column in &mut built {
+                    match column {
+                        Built::Text(b, write) => {
                             text.clear();
                             write(&mut text, row);
                             b.append_value(&text);
                         }
-                        (RowCell::Count(count), Built::Count(v)) => v.push(count(row)),
-                        _ => unreachable!("each column is built as its cell says"),
+                        Built::Count(v, count) => v.push(count(row)),
                     }
                 }
             }
@@ -136,8 +137,8 @@ pub fn rows_frame<T: Sync>(rows: &[T], columns: &[RowColumn<'_, T>]) -> PolarsRe
                 .into_iter()
                 .zip(columns)
                 .map(|(b, (name, _))| match b {
-                    Built::Text(b) => b.finish().into_column(),
-                    Built::Count(v) => Column::new((*name).into(), v),
+                    Built::Text(b, _) => b.finish().into_column(),
+                    Built::Count(v, _) => Column::new((*name).into(), v),
                 })
                 .collect()
         })
