@@ -176,8 +176,8 @@ pub struct SessionBill {
     pub customer: Option<String>,
     /// Inline (a tariff id or currency code is short): two allocations
     /// less for each session of a month.
-    pub tariff_id: compact_str::CompactString,
-    pub currency: compact_str::CompactString,
+    pub tariff_id: CompactString,
+    pub currency: CompactString,
     pub minor_units: u32,
     pub zone: Tz,
     pub start: DateTime<Utc>,
