@@ -560,11 +560,11 @@ pub struct IngestArgs {
     pub spill_rows: usize,
 
     /// MiB of gathered rows kept in memory before they go to staging files
-    /// on disk (0: always to disk, as tests of crash safety need). More
-    /// buys little: staging files are written uncompressed to the page
-    /// cache, and memory is better left to the merge
-    #[arg(long, default_value_t = 256, value_name = "MIB", hide = true)]
-    pub stage_memory: usize,
+    /// on disk (0: always to disk, as tests of crash safety need). Default:
+    /// an eighth of the memory available, from 256 to 2048 MiB; meter
+    /// values and events at most 256 MiB
+    #[arg(long, value_name = "MIB", hide = true)]
+    pub stage_memory: Option<usize>,
 
     /// Inputs up to this many MiB in all have their OCPP frames rebuilt in
     /// memory; larger ones go through bucket files by charge point on disk

@@ -17,7 +17,7 @@ use crate::ingest::ocpp::{Frames, OcppOptions, OcppReport, Proto};
 use crate::ingest::{self, presets, stations, Batch, ReadOptions, SessionOptions};
 use crate::output::progress;
 use crate::schema::{col, Table};
-use crate::store::{MergeStats, SourceRecord, Store, StoreError, WriteTxn};
+use crate::store::{self, MergeStats, SourceRecord, Store, StoreError, WriteTxn};
 use crate::timeutil::{self, Ambiguous, DateOrder, DstPolicy, Gap};
 use crate::{exit, UsageError};
 
@@ -42,7 +42,10 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    txn.set_stage_memory(args.stage_memory.saturating_mul(1 << 20));
+    txn.set_stage_memory(match args.stage_memory {
+        Some(mib) => mib.saturating_mul(1 << 20),
+        None => store::stage_memory_for(available_memory()),
+    });
     if let Some(previous) = txn.crashed_writer() {
         note(
             global,
@@ -451,4 +454,13 @@ fn show_first_rejects(first: &[ingest::RejectRow], total: u64) {
     if total > first.len() as u64 {
         eprintln!("evmon: ... and {} more", total - first.len() as u64);
     }
+}
+
+/// Bytes of memory the system can give this process without swapping
+/// (`MemAvailable`), where the system says (Linux).
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
 }
