@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use thiserror::Error;
 
@@ -689,7 +690,19 @@ struct StationRows {
 impl StationRows {
     fn new(df: &DataFrame) -> PolarsResult<StationRows> {
         let ids = df.column(c::STATION_ID)?.str()?.clone();
-        let unique: FxHashSet<&str> = ids.iter().flatten().collect();
+        // Both passes hash every row's id: on every core, over slices of
+        // the column (zero-copy), the parts kept in row order.
+        const PART: usize = 1 << 16;
+        let parts: Vec<StringChunked> = (0..ids.len().div_ceil(PART))
+            .map(|i| ids.slice((i * PART) as i64, PART))
+            .collect();
+        let unique: FxHashSet<&str> = parts
+            .par_iter()
+            .map(|part| part.iter().flatten().collect::<FxHashSet<&str>>())
+            .reduce(FxHashSet::default, |mut a, b| {
+                a.extend(b);
+                a
+            });
         let mut names: Vec<String> = unique.into_iter().map(str::to_string).collect();
         names.sort_unstable();
         let index: FxHashMap<&str, u32> = names
@@ -697,9 +710,13 @@ impl StationRows {
             .enumerate()
             .map(|(i, n)| (n.as_str(), i as u32))
             .collect();
-        let of_row = ids
-            .iter()
-            .map(|id| id.map_or(NO_STATION, |id| index[id]))
+        let of_row = parts
+            .par_iter()
+            .flat_map_iter(|part| {
+                part.iter()
+                    .map(|id| id.map_or(NO_STATION, |id| index[id]))
+                    .collect::<Vec<u32>>()
+            })
             .collect();
         drop(index);
         Ok(StationRows { names, of_row })
@@ -708,33 +725,75 @@ impl StationRows {
 
 const HOUR_US: i64 = 3_600_000_000;
 
+/// Sessions bucketed by station: a counting sort, stable, so each hour
+/// sums in input order.
+struct ByStation {
+    /// Where each station's sessions start in `order` (one more entry
+    /// than stations).
+    first: Vec<usize>,
+    /// Span indices, station by station.
+    order: Vec<u32>,
+}
+
+impl ByStation {
+    fn new(spans: &[SessionSpan], stations: usize) -> Self {
+        let mut first = vec![0usize; stations + 1];
+        for s in spans {
+            first[s.station as usize + 1] += 1;
+        }
+        for i in 0..stations {
+            first[i + 1] += first[i];
+        }
+        let mut next = first.clone();
+        let mut order = vec![0u32; spans.len()];
+        for (i, s) in spans.iter().enumerate() {
+            order[next[s.station as usize]] = i as u32;
+            next[s.station as usize] += 1;
+        }
+        ByStation { first, order }
+    }
+
+    /// The stations in consecutive ranges of at least `min_sessions`
+    /// sessions each (the last may have fewer), at most about `most`
+    /// ranges. The ranges depend on the data only, not on the cores.
+    fn ranges(&self, min_sessions: usize, most: usize) -> Vec<std::ops::Range<usize>> {
+        let stations = self.first.len() - 1;
+        let size = min_sessions.max(self.order.len().div_ceil(most.max(1)));
+        let mut out = Vec::new();
+        let mut lo = 0;
+        for station in 0..stations {
+            if self.first[station + 1] - self.first[lo] >= size {
+                out.push(lo..station + 1);
+                lo = station + 1;
+            }
+        }
+        if lo < stations {
+            out.push(lo..stations);
+        }
+        out
+    }
+}
+
 /// Spread each session's energy evenly over the time it charged, by UTC
 /// hour, and hand `f(station, hour start in seconds, kWh)` each station-hour
-/// that received energy, in station then hour order.
+/// that received energy, for the `stations` in range, in station then hour
+/// order.
 ///
 /// Sessions are bucketed by station and each station's hours summed in a
 /// dense buffer: with tens of millions of station-hours a hash map keyed by
 /// (station, hour) spent most of its time growing and zeroing memory.
-fn for_each_station_hour(spans: &[SessionSpan], stations: usize, mut f: impl FnMut(u32, i64, f64)) {
-    // Counting sort by station; stable, so each hour sums in input order.
-    let mut first = vec![0usize; stations + 1];
-    for s in spans {
-        first[s.station as usize + 1] += 1;
-    }
-    for i in 0..stations {
-        first[i + 1] += first[i];
-    }
-    let mut next = first.clone();
-    let mut order = vec![0u32; spans.len()];
-    for (i, s) in spans.iter().enumerate() {
-        order[next[s.station as usize]] = i as u32;
-        next[s.station as usize] += 1;
-    }
+fn for_each_station_hour(
+    spans: &[SessionSpan],
+    by: &ByStation,
+    stations: std::ops::Range<usize>,
+    mut f: impl FnMut(u32, i64, f64),
+) {
+    let (first, order) = (&by.first, &by.order);
     // The last hour a span touches (its start hour when it has no length).
     let last_hour = |s: &SessionSpan| (s.end - 1).max(s.start).div_euclid(HOUR_US);
     // NaN marks an hour no session touched.
     let mut buf: Vec<f64> = Vec::new();
-    for station in 0..stations {
+    for station in stations {
         let members = &order[first[station]..first[station + 1]];
         if members.is_empty() {
             continue;
@@ -846,6 +905,15 @@ impl LocalHours {
     }
 }
 
+/// What one range of stations adds to the hourly pass of `build`.
+struct HourlyPart {
+    /// kg CO2 from the grid, per station of the range.
+    grid: Vec<f64>,
+    missing_hours: u64,
+    daily: Vec<(Arc<str>, NaiveDate, f64)>,
+    heat_kwh: [[f64; 24]; 7],
+}
+
 /// Compute the profile.
 pub fn build(
     input: &ProfileInput,
@@ -859,49 +927,81 @@ pub fn build(
     let meta = input.stations.clone();
     let zones = zones(&meta)?;
     let rows = StationRows::new(&sessions)?;
-    let spans = spans(&sessions, &rows, input.until)?;
     let names = &rows.names;
     let station_zones: Vec<Option<Tz>> = names.iter().map(|n| zones.get(n).copied()).collect();
     // The station table's per-station aggregates and session days do not
     // depend on the hourly pass: they are worked out beside it, on the
     // other core.
     let keep_daily = input.daily || by == GroupBy::Day;
-    let hourly = || {
+    let hourly = || -> PolarsResult<_> {
+        let spans = spans(&sessions, &rows, input.until)?;
         let local = LocalHours::new(&spans, &station_zones);
-        // Per station-hour: CO2 from the hour's grid intensity, and the daily
-        // energy and hour-of-week heat map in the station's local time.
-        let mut grid_by_index = vec![0.0f64; names.len()];
-        let mut missing_hours = 0u64;
         // Millions of station-days: each shares its station's name.
         let shared: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.as_str())).collect();
-        let mut daily: Vec<(Arc<str>, NaiveDate, f64)> = Vec::new();
-        let mut heat_kwh = [[0.0f64; 24]; 7];
-        // Hours arrive in station then time order, and local days never go
-        // back in time: each day's energy is one run.
-        let mut current: Option<(u32, NaiveDate, f64)> = None;
-        for_each_station_hour(&spans, names.len(), |station, hour, kwh| {
-            let (g, known) = co2.grid_at(hour);
-            if !known {
-                missing_hours += 1;
-            }
-            grid_by_index[station as usize] += kwh * g / 1000.0;
-            let (day, weekday, hod) = local.at(station, hour);
-            heat_kwh[weekday as usize][hod as usize] += kwh;
-            match &mut current {
-                Some((s, d, sum)) if *s == station && *d == day => *sum += kwh,
-                _ => {
-                    if let Some((s, d, sum)) = current.replace((station, day, kwh)) {
-                        if keep_daily {
-                            daily.push((shared[s as usize].clone(), d, sum));
+        // Per station-hour: CO2 from the hour's grid intensity, and the daily
+        // energy and hour-of-week heat map in the station's local time.
+        // Ranges of stations are summed on every core and joined in station
+        // order. Up to 64k sessions are one range, summed as they always
+        // were; beyond, the heat map adds the ranges' sums (the same
+        // ranges on any machine).
+        let by_station = ByStation::new(&spans, names.len());
+        let parts: Vec<HourlyPart> = by_station
+            .ranges(1 << 16, 16)
+            .into_par_iter()
+            .map(|range| {
+                let mut part = HourlyPart {
+                    grid: vec![0.0f64; range.len()],
+                    missing_hours: 0,
+                    daily: Vec::new(),
+                    heat_kwh: [[0.0f64; 24]; 7],
+                };
+                let lo = range.start;
+                // Hours arrive in station then time order, and local days
+                // never go back in time: each day's energy is one run.
+                let mut current: Option<(u32, NaiveDate, f64)> = None;
+                for_each_station_hour(&spans, &by_station, range, |station, hour, kwh| {
+                    let (g, known) = co2.grid_at(hour);
+                    if !known {
+                        part.missing_hours += 1;
+                    }
+                    part.grid[station as usize - lo] += kwh * g / 1000.0;
+                    let (day, weekday, hod) = local.at(station, hour);
+                    part.heat_kwh[weekday as usize][hod as usize] += kwh;
+                    match &mut current {
+                        Some((s, d, sum)) if *s == station && *d == day => *sum += kwh,
+                        _ => {
+                            if let Some((s, d, sum)) = current.replace((station, day, kwh)) {
+                                if keep_daily {
+                                    part.daily.push((shared[s as usize].clone(), d, sum));
+                                }
+                            }
                         }
                     }
+                });
+                if let Some((s, d, sum)) = current.filter(|_| keep_daily) {
+                    part.daily.push((shared[s as usize].clone(), d, sum));
                 }
+                part
+            })
+            .collect();
+        let mut grid_by_index = Vec::with_capacity(names.len());
+        let mut missing_hours = 0u64;
+        let mut daily: Vec<(Arc<str>, NaiveDate, f64)> = Vec::new();
+        let mut heat_kwh = [[0.0f64; 24]; 7];
+        for part in parts {
+            grid_by_index.extend(part.grid);
+            missing_hours += part.missing_hours;
+            daily.extend(part.daily);
+            for (sum, add) in heat_kwh
+                .iter_mut()
+                .flatten()
+                .zip(part.heat_kwh.iter().flatten())
+            {
+                *sum += add;
             }
-        });
-        if let Some((s, d, sum)) = current.filter(|_| keep_daily) {
-            daily.push((shared[s as usize].clone(), d, sum));
         }
-        (grid_by_index, missing_hours, daily, heat_kwh)
+        let kwh_total: f64 = spans.iter().map(|s| s.kwh).sum();
+        Ok((grid_by_index, missing_hours, daily, heat_kwh, kwh_total))
     };
     let per_station = || -> PolarsResult<Option<(DataFrame, SessionDays)>> {
         if by != GroupBy::Station {
@@ -912,8 +1012,8 @@ pub fn build(
             days_with_sessions_counts(&sessions, &rows, &zones)?,
         )))
     };
-    let ((grid_by_index, missing_hours, daily, heat_kwh), per_station) =
-        rayon::join(hourly, per_station);
+    let (hourly, per_station) = rayon::join(hourly, per_station);
+    let (grid_by_index, missing_hours, daily, heat_kwh, kwh_total) = hourly?;
     let per_station = per_station?;
     let grid_kg: HashMap<&str, f64> = names
         .iter()
@@ -970,7 +1070,6 @@ pub fn build(
         GroupBy::Day => (day_table(&daily, &sessions, &rows, &zones)?, Vec::new()),
         GroupBy::HourOfWeek => (hour_of_week_table(&heat, &heat_kwh)?, Vec::new()),
     };
-    let kwh_total: f64 = spans.iter().map(|s| s.kwh).sum();
     let grid_total: f64 = grid_kg.values().sum();
     let fleet = FleetSummary {
         // Distinct already in `rows`; a missing id counts once, as
@@ -1752,7 +1851,9 @@ mod tests {
             },
         ];
         let mut h = Vec::new();
-        for_each_station_hour(&spans, 3, |s, hour, kwh| h.push((s, hour, kwh)));
+        for_each_station_hour(&spans, &ByStation::new(&spans, 3), 0..3, |s, hour, kwh| {
+            h.push((s, hour, kwh))
+        });
         let at = |s: &str| t(s).timestamp();
         let want = [
             (0, at("2026-10-01T09:00:00Z"), 2.0),
@@ -1766,6 +1867,37 @@ mod tests {
             assert_eq!((got.0, got.1), (want.0, want.1));
             assert!((got.2 - want.2).abs() < 1e-9, "{got:?} vs {want:?}");
         }
+    }
+
+    /// Station ranges for the parallel hourly pass cover every station
+    /// once, in order, each with enough sessions (the last aside), and do
+    /// not depend on anything but the sessions.
+    #[test]
+    fn station_ranges_cover_every_station_in_order() {
+        let spans: Vec<SessionSpan> = (0..1000u32)
+            .map(|i| SessionSpan {
+                // Stations 0..10, unevenly: station 3 has most sessions.
+                station: if i % 3 == 0 { 3 } else { i % 10 },
+                start: i64::from(i) * HOUR_US,
+                end: i64::from(i + 1) * HOUR_US,
+                kwh: 1.0,
+            })
+            .collect();
+        let by = ByStation::new(&spans, 12);
+        for (min, most) in [(1, 16), (50, 16), (100, 4), (5000, 16), (0, 1)] {
+            let ranges = by.ranges(min, most);
+            assert_eq!(ranges.first().map(|r| r.start), Some(0), "{min} {most}");
+            assert_eq!(ranges.last().map(|r| r.end), Some(12), "{min} {most}");
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+            }
+            let size = min.max(1000usize.div_ceil(most));
+            for r in &ranges[..ranges.len() - 1] {
+                assert!(by.first[r.end] - by.first[r.start] >= size, "{r:?}");
+            }
+        }
+        // Below the minimum: one range, summed as the sequential pass did.
+        assert_eq!(by.ranges(1 << 16, 16), vec![0..12]);
     }
 
     #[test]
