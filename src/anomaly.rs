@@ -462,7 +462,10 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         rules.long_hours
     };
 
-    for s in window.iter().filter(|_| per_session) {
+    // Each session's own rules, on every core; findings stay in session
+    // order.
+    let session_findings = |s: &&Session| -> Vec<Finding> {
+        let mut out = Vec::new();
         let rated_w = input.rated_kw.get(&*s.station).map(|k| k * 1000.0);
         // power_spike
         if want_spike {
@@ -774,6 +777,10 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                 }
             }
         }
+        out
+    };
+    if per_session {
+        out.par_extend(window.par_iter().flat_map_iter(session_findings));
     }
 
     // An Authorize answered with a rejection, then a session with energy for

@@ -126,18 +126,52 @@ impl YearMonth for NaiveDate {
 }
 
 fn summary(global: &GlobalArgs, invoices: &[billing::Invoice<'_>], unbillable: &[Unbillable]) {
-    let mut by_currency: BTreeMap<&str, (Decimal, Decimal, Decimal, u32)> = BTreeMap::new();
-    for i in invoices {
-        let e = by_currency.entry(i.currency).or_insert((
-            Decimal::ZERO,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            i.minor_units,
-        ));
-        e.0 += i.net;
-        e.1 += i.vat;
-        e.2 += i.gross;
+    /// Net, VAT and gross per currency (with its minor units), kWh and
+    /// sessions of some invoices.
+    #[derive(Default)]
+    struct Totals<'a> {
+        by_currency: BTreeMap<&'a str, (Decimal, Decimal, Decimal, u32)>,
+        kwh: Decimal,
+        sessions: u64,
     }
+    // Summed on every core: decimal sums are exact, so the same in any order.
+    let totals = invoices
+        .par_iter()
+        .fold(Totals::default, |mut t, i| {
+            let e = t.by_currency.entry(i.currency).or_insert((
+                Decimal::ZERO,
+                Decimal::ZERO,
+                Decimal::ZERO,
+                i.minor_units,
+            ));
+            e.0 += i.net;
+            e.1 += i.vat;
+            e.2 += i.gross;
+            t.kwh += i.kwh;
+            t.sessions += i.sessions;
+            t
+        })
+        .reduce(Totals::default, |mut a, b| {
+            for (currency, (n, v, g, m)) in b.by_currency {
+                let e = a.by_currency.entry(currency).or_insert((
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                    m,
+                ));
+                e.0 += n;
+                e.1 += v;
+                e.2 += g;
+            }
+            a.kwh += b.kwh;
+            a.sessions += b.sessions;
+            a
+        });
+    let Totals {
+        by_currency,
+        kwh,
+        sessions,
+    } = totals;
     let money: Vec<String> = by_currency
         .iter()
         .map(|(c, (n, v, g, m))| {
@@ -149,9 +183,6 @@ fn summary(global: &GlobalArgs, invoices: &[billing::Invoice<'_>], unbillable: &
             )
         })
         .collect();
-    // Exact sums: the same whether added per invoice or per session.
-    let kwh: Decimal = invoices.iter().map(|i| i.kwh).sum();
-    let sessions: u64 = invoices.iter().map(|i| i.sessions).sum();
     let mut text = format!(
         "billed {} sessions ({} kWh) into {} invoices: {}",
         sessions,
