@@ -401,7 +401,7 @@ impl WriteTxn {
             // A month of meter values or events is merged in memory, and
             // needs the room: a 20M-frame OCPP dump (14M meter values)
             // peaked at 5.2 GiB with 2 GiB of them staged in memory, and at
-            // 3.1 GiB with 256 MiB.
+            // 3.3 GiB with 256 MiB.
             Table::MeterValues | Table::Events => self.stage_memory.min(STAGE_READINGS_MAX),
         };
         for (partition, mut part) in partition_rows(table, rows)? {
@@ -822,7 +822,9 @@ pub fn dedupe(table: Table, df: DataFrame) -> PolarsResult<DataFrame> {
         .all(|k| table.sort_columns().contains(k));
     if sorted_by_key && distinct_rows(&df, &key)? == df.height() {
         if table == Table::Sessions {
-            return sort_sessions(df);
+            if let Some(sorted) = sort_sessions(&df)? {
+                return Ok(sorted);
+            }
         }
         return df
             .lazy()
@@ -866,34 +868,23 @@ fn distinct_rows(df: &DataFrame, columns: &[PlSmallStr]) -> PolarsResult<usize> 
 }
 
 /// Session rows in the table's order (start, station, uid; polars' order
-/// of texts, byte by byte), each tie kept in arrival order. Start times
-/// are sorted as integers, and only rows starting in the same second are
+/// of texts, byte by byte), each tie kept in arrival order; `None` when
+/// one of the three is missing (never in a stored session). Start times
+/// are sorted as integers, and only rows starting at the same instant are
 /// ordered by their texts: polars' sort by the three columns encodes both
 /// texts of every row to compare them (14 % of the merge's CPU at 10M).
-fn sort_sessions(df: DataFrame) -> PolarsResult<DataFrame> {
+fn sort_sessions(df: &DataFrame) -> PolarsResult<Option<DataFrame>> {
     use crate::schema::col as c;
     let start = df.column(c::START)?.cast(&DataType::Int64)?;
     let start = start.i64()?;
     let station = df.column(c::STATION_ID)?.str()?;
     let uid = df.column(c::SESSION_UID)?.str()?;
     if start.null_count() + station.null_count() + uid.null_count() > 0 {
-        // Not a stored session (every one has all three): polars' nulls
-        // first, for whatever this is.
-        return df
-            .lazy()
-            .sort(
-                Table::Sessions
-                    .sort_columns()
-                    .iter()
-                    .map(|c| PlSmallStr::from(*c))
-                    .collect::<Vec<_>>(),
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
-            .collect();
+        return Ok(None);
     }
     let starts: Vec<i64> = start.into_no_null_iter().collect();
     if starts.is_sorted() && rows_in_order(&starts, station, uid) {
-        return Ok(df); // exports mostly come in time order
+        return Ok(Some(df.clone())); // exports mostly come in time order
     }
     let mut order: Vec<IdxSize> = (0..starts.len() as IdxSize).collect();
     // Row numbers break ties, so the unstable sort keeps arrival order.
@@ -912,9 +903,10 @@ fn sort_sessions(df: DataFrame) -> PolarsResult<DataFrame> {
     }
     // One chunk first: gathering texts across chunks copies their bytes
     // one by one, from one chunk only their views.
-    let mut df = df;
+    let mut df = df.clone();
     df.rechunk_mut_par();
     df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))
+        .map(Some)
 }
 
 /// Whether rows whose `starts` are in order are also in order on station
@@ -1112,7 +1104,7 @@ mod tests {
             let mut two = df.slice(0, rows.len() / 2);
             two.vstack_mut(&df.slice((rows.len() / 2) as i64, rows.len()))
                 .expect("stacked");
-            let ours = sort_sessions(two).expect("sorted");
+            let ours = sort_sessions(&two).expect("sorted").expect("no nulls");
             assert!(ours.equals(&by_polars(&df)), "{rows:?}: {ours}");
         }
     }
