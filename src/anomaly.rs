@@ -837,99 +837,111 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
             .or_default()
             .push(s);
     }
-    for ((_, connector), list) in by_connector.iter_mut() {
-        list.sort_by(|a, b| (a.start, &a.uid).cmp(&(b.start, &b.uid)));
-        if connector.is_some() && (wanted("overlap") || wanted("duplicate_transaction")) {
-            for i in 0..list.len() {
-                let a = list[i];
-                let a_end = a.stop.or(a.charging_end).unwrap_or(a.start);
-                for b in list.iter().skip(i + 1) {
-                    if b.start >= a_end {
-                        break;
-                    }
-                    if !in_window(b.start) {
-                        continue;
-                    }
-                    let same_energy = matches!((a.energy_wh.get(), b.energy_wh.get()), (Some(x), Some(y)) if (x - y).abs() <= 1.0);
-                    let (kind, severity) = if same_energy {
-                        ("duplicate_transaction", Severity::Warning)
-                    } else {
-                        ("overlap", Severity::Warning)
-                    };
-                    if !wanted(kind) {
-                        continue;
-                    }
-                    let overlap_h = (a_end.min(b.stop.or(b.charging_end).unwrap_or(b.start))
-                        - b.start)
-                        .num_milliseconds() as f64
-                        / 3_600_000.0;
-                    out.push(Finding {
-                        ts: b.start,
-                        station_id: b.station.to_string(),
-                        connector_id: b.connector,
-                        session_uid: Some(b.uid.to_string()),
-                        kind,
-                        severity,
-                        score: overlap_h.max(0.0),
-                        detail: if same_energy {
-                            format!(
+    // Each connector on any core: findings are sorted at the end, and
+    // each connector's come out in the same order as before.
+    let connector_findings =
+        |((_, connector), mut list): ((&str, Option<i32>), Vec<&Session>)| -> Vec<Finding> {
+            let mut out = Vec::new();
+            list.sort_by(|a, b| (a.start, &a.uid).cmp(&(b.start, &b.uid)));
+            if connector.is_some() && (wanted("overlap") || wanted("duplicate_transaction")) {
+                for i in 0..list.len() {
+                    let a = list[i];
+                    let a_end = a.stop.or(a.charging_end).unwrap_or(a.start);
+                    for b in list.iter().skip(i + 1) {
+                        if b.start >= a_end {
+                            break;
+                        }
+                        if !in_window(b.start) {
+                            continue;
+                        }
+                        let same_energy = matches!((a.energy_wh.get(), b.energy_wh.get()), (Some(x), Some(y)) if (x - y).abs() <= 1.0);
+                        let (kind, severity) = if same_energy {
+                            ("duplicate_transaction", Severity::Warning)
+                        } else {
+                            ("overlap", Severity::Warning)
+                        };
+                        if !wanted(kind) {
+                            continue;
+                        }
+                        let overlap_h = (a_end.min(b.stop.or(b.charging_end).unwrap_or(b.start))
+                            - b.start)
+                            .num_milliseconds() as f64
+                            / 3_600_000.0;
+                        out.push(Finding {
+                            ts: b.start,
+                            station_id: b.station.to_string(),
+                            connector_id: b.connector,
+                            session_uid: Some(b.uid.to_string()),
+                            kind,
+                            severity,
+                            score: overlap_h.max(0.0),
+                            detail: if same_energy {
+                                format!(
                                 "same connector, overlapping times and the same {:.3} kWh as {}",
                                 b.energy_wh.get().unwrap_or(0.0) / 1000.0,
                                 a.uid
                             )
-                        } else {
-                            format!(
-                                "overlaps {} by {} on the same connector",
-                                a.uid,
-                                hrs(overlap_h.max(0.0))
-                            )
-                        },
-                    });
+                            } else {
+                                format!(
+                                    "overlaps {} by {} on the same connector",
+                                    a.uid,
+                                    hrs(overlap_h.max(0.0))
+                                )
+                            },
+                        });
+                    }
                 }
             }
-        }
-        if wanted("short_burst") {
-            let short: Vec<&Session> = list
-                .iter()
-                .copied()
-                .filter(|s| {
-                    s.hours()
-                        .is_some_and(|h| h * 60.0 < rules.short_session_minutes)
-                })
-                .collect();
-            let window_len = Duration::seconds((rules.short_burst_window_minutes * 60.0) as i64);
-            let mut i = 0;
-            while i < short.len() {
-                let mut j = i;
-                while j + 1 < short.len() && short[j + 1].start - short[i].start <= window_len {
-                    j += 1;
-                }
-                let n = j - i + 1;
-                if n >= rules.short_burst_count && in_window(short[i].start) {
-                    let s = short[i];
-                    out.push(Finding {
-                        ts: s.start,
-                        station_id: s.station.to_string(),
-                        connector_id: s.connector,
-                        // The burst is named by its first session.
-                        session_uid: Some(s.uid.to_string()),
-                        kind: "short_burst",
-                        severity: Severity::Warning,
-                        score: n as f64 / rules.short_burst_count as f64,
-                        detail: format!(
-                            "{n} sessions shorter than {:.0} min within {:.0} min, from {}",
-                            rules.short_session_minutes,
-                            rules.short_burst_window_minutes,
-                            format_utc(s.start)
-                        ),
-                    });
-                    i = j + 1;
-                } else {
-                    i += 1;
+            if wanted("short_burst") {
+                let short: Vec<&Session> = list
+                    .iter()
+                    .copied()
+                    .filter(|s| {
+                        s.hours()
+                            .is_some_and(|h| h * 60.0 < rules.short_session_minutes)
+                    })
+                    .collect();
+                let window_len =
+                    Duration::seconds((rules.short_burst_window_minutes * 60.0) as i64);
+                let mut i = 0;
+                while i < short.len() {
+                    let mut j = i;
+                    while j + 1 < short.len() && short[j + 1].start - short[i].start <= window_len {
+                        j += 1;
+                    }
+                    let n = j - i + 1;
+                    if n >= rules.short_burst_count && in_window(short[i].start) {
+                        let s = short[i];
+                        out.push(Finding {
+                            ts: s.start,
+                            station_id: s.station.to_string(),
+                            connector_id: s.connector,
+                            // The burst is named by its first session.
+                            session_uid: Some(s.uid.to_string()),
+                            kind: "short_burst",
+                            severity: Severity::Warning,
+                            score: n as f64 / rules.short_burst_count as f64,
+                            detail: format!(
+                                "{n} sessions shorter than {:.0} min within {:.0} min, from {}",
+                                rules.short_session_minutes,
+                                rules.short_burst_window_minutes,
+                                format_utc(s.start)
+                            ),
+                        });
+                        i = j + 1;
+                    } else {
+                        i += 1;
+                    }
                 }
             }
-        }
-    }
+            out
+        };
+    let by_connector: Vec<_> = by_connector.into_iter().collect();
+    out.par_extend(
+        by_connector
+            .into_par_iter()
+            .flat_map_iter(connector_findings),
+    );
 
     events_rules(input, rules, &wanted, &mut out);
     outliers(input, rules, &wanted, &mut out);
