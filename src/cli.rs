@@ -561,8 +561,9 @@ pub struct IngestArgs {
 
     /// MiB of gathered rows kept in memory before they go to staging files
     /// on disk (0: always to disk, as tests of crash safety need). Default:
-    /// an eighth of the memory available, from 256 to 2048 MiB; meter
-    /// values and events at most 256 MiB
+    /// an eighth of the memory available (within a container's cgroup
+    /// limit too), from 256 to 2048 MiB; meter values and events at most
+    /// 256 MiB
     #[arg(long, value_name = "MIB", hide = true)]
     pub stage_memory: Option<usize>,
 

@@ -209,8 +209,8 @@ impl Store {
     }
 }
 
-/// The staging budget (`WriteTxn::set_stage_memory`) for a machine with
-/// `available` bytes of free memory: an eighth of it, from 256 MiB (also
+/// The staging budget (`WriteTxn::set_stage_memory`) for a process with
+/// `available` bytes of free memory (the system's, or its cgroup's): an eighth of it, from 256 MiB (also
 /// when unknown) to 2 GiB. Rows staged on disk are encoded, written,
 /// read back and decoded again: at ten million sessions that was 15 % of
 /// the ingest (14.2 s against 12.0-12.7 s with every row in memory, for
