@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod config;
 pub mod ingest;
 pub mod intern;
+pub mod memory;
 pub mod output;
 pub mod plot;
 pub mod profile;
