@@ -903,35 +903,31 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
                     .collect();
                 let window_len =
                     Duration::seconds((rules.short_burst_window_minutes * 60.0) as i64);
-                let mut i = 0;
-                while i < short.len() {
-                    let mut j = i;
-                    while j + 1 < short.len() && short[j + 1].start - short[i].start <= window_len {
-                        j += 1;
-                    }
+                let runs = bursts(
+                    short.len(),
+                    |i, k| short[k].start - short[i].start <= window_len,
+                    rules.short_burst_count,
+                    |i, _| in_window(short[i].start),
+                );
+                for (i, j) in runs {
                     let n = j - i + 1;
-                    if n >= rules.short_burst_count && in_window(short[i].start) {
-                        let s = short[i];
-                        out.push(Finding {
-                            ts: s.start,
-                            station_id: s.station.to_string(),
-                            connector_id: s.connector,
-                            // The burst is named by its first session.
-                            session_uid: Some(s.uid.to_string()),
-                            kind: "short_burst",
-                            severity: Severity::Warning,
-                            score: n as f64 / rules.short_burst_count as f64,
-                            detail: format!(
-                                "{n} sessions shorter than {:.0} min within {:.0} min, from {}",
-                                rules.short_session_minutes,
-                                rules.short_burst_window_minutes,
-                                format_utc(s.start)
-                            ),
-                        });
-                        i = j + 1;
-                    } else {
-                        i += 1;
-                    }
+                    let s = short[i];
+                    out.push(Finding {
+                        ts: s.start,
+                        station_id: s.station.to_string(),
+                        connector_id: s.connector,
+                        // The burst is named by its first session.
+                        session_uid: Some(s.uid.to_string()),
+                        kind: "short_burst",
+                        severity: Severity::Warning,
+                        score: n as f64 / rules.short_burst_count as f64,
+                        detail: format!(
+                            "{n} sessions shorter than {:.0} min within {:.0} min, from {}",
+                            rules.short_session_minutes,
+                            rules.short_burst_window_minutes,
+                            format_utc(s.start)
+                        ),
+                    });
                 }
             }
             out
@@ -958,6 +954,33 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         ))
     });
     out.dedup();
+    out
+}
+
+/// Bursts among `len` items in time order: from each item, the run of
+/// those `within(first, k)` of it; a run of at least `min` items that
+/// `accept(first, last)` takes is one burst, and the search goes on after
+/// it, else from the next item. The (first, last) index of each burst.
+fn bursts(
+    len: usize,
+    within: impl Fn(usize, usize) -> bool,
+    min: usize,
+    accept: impl Fn(usize, usize) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < len {
+        let mut j = i;
+        while j + 1 < len && within(i, j + 1) {
+            j += 1;
+        }
+        if j - i + 1 >= min && accept(i, j) {
+            out.push((i, j));
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
     out
 }
 
@@ -1039,33 +1062,29 @@ fn events_rules(
         }
         if wanted("repeated_faults") {
             let span = Duration::seconds((rules.fault_repeat_hours * 3600.0) as i64);
-            let mut i = 0;
-            while i < faults.len() {
-                let mut j = i;
-                while j + 1 < faults.len() && faults[j + 1].ts - faults[i].ts <= span {
-                    j += 1;
-                }
+            let runs = bursts(
+                faults.len(),
+                |i, k| faults[k].ts - faults[i].ts <= span,
+                rules.fault_repeat_count,
+                |_, j| in_window(faults[j].ts),
+            );
+            for (i, j) in runs {
                 let n = j - i + 1;
-                if n >= rules.fault_repeat_count && in_window(faults[j].ts) {
-                    out.push(Finding {
-                        ts: faults[j].ts,
-                        station_id: station.to_string(),
-                        connector_id: *connector,
-                        session_uid: None,
-                        kind: "repeated_faults",
-                        severity: Severity::Critical,
-                        score: n as f64 / rules.fault_repeat_count as f64,
-                        detail: format!(
-                            "{n} faults within {} (first {}, last {})",
-                            hrs((faults[j].ts - faults[i].ts).num_minutes() as f64 / 60.0),
-                            format_utc(faults[i].ts),
-                            format_utc(faults[j].ts)
-                        ),
-                    });
-                    i = j + 1;
-                } else {
-                    i += 1;
-                }
+                out.push(Finding {
+                    ts: faults[j].ts,
+                    station_id: station.to_string(),
+                    connector_id: *connector,
+                    session_uid: None,
+                    kind: "repeated_faults",
+                    severity: Severity::Critical,
+                    score: n as f64 / rules.fault_repeat_count as f64,
+                    detail: format!(
+                        "{n} faults within {} (first {}, last {})",
+                        hrs((faults[j].ts - faults[i].ts).num_minutes() as f64 / 60.0),
+                        format_utc(faults[i].ts),
+                        format_utc(faults[j].ts)
+                    ),
+                });
             }
         }
         if wanted("stuck_status") {
@@ -1469,6 +1488,25 @@ pub fn samples_from(df: &DataFrame) -> PolarsResult<HashMap<String, SessionSampl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bursts are maximal runs from their first item, searched again after
+    /// each one, and from the next item when a run is too short or refused.
+    #[test]
+    fn bursts_are_runs_within_the_span() {
+        let t = [0, 1, 2, 10, 11, 12, 13, 30];
+        let within = |i: usize, k: usize| t[k] - t[i] <= 3;
+        assert_eq!(
+            bursts(t.len(), within, 3, |_, _| true),
+            vec![(0, 2), (3, 6)]
+        );
+        assert_eq!(bursts(t.len(), within, 4, |_, _| true), vec![(3, 6)]);
+        // The first run refused: the search goes on from the next item.
+        assert_eq!(
+            bursts(t.len(), within, 2, |i, _| i != 0),
+            vec![(1, 2), (3, 6)]
+        );
+        assert_eq!(bursts(0, within, 1, |_, _| true), vec![]);
+    }
 
     #[test]
     fn a_reading_keeps_its_value_or_none() {
