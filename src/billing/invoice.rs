@@ -141,35 +141,40 @@ fn add_at_rate(sums: &mut Rates, rate: Decimal, amount: Decimal) {
     }
 }
 
-/// One invoice per party and currency, in party then currency order. The
-/// charges are consumed: their memory is given back once they are sorted.
-pub fn invoices<'t>(charges: Vec<Charge<'t>>) -> Vec<Invoice<'t>> {
+/// One invoice per party and currency, in party then currency order, from
+/// charges in parts (any split: each core's, or one list). The charges are
+/// consumed: their memory is given back once they are sorted.
+pub fn invoices<'t>(charges: Vec<Vec<Charge<'t>>>) -> Vec<Invoice<'t>> {
     // Sorted, then cut into runs: a month of a large fleet has hundreds of
     // thousands of id tags, mostly with one session each, so a map of
     // groups would be one allocation per session.
     fn key<'a>(c: &'a Charge<'_>) -> (&'a str, &'a str) {
         (c.party.as_str(), c.currency)
     }
+    // The charges come in parts, as they were priced on each core: joined
+    // into one list, they were copied once more on one core.
+    let at = |&(_, part, i): &(u128, u32, u32)| &charges[part as usize][i as usize];
     // Each charge is sorted with the first 16 bytes of its party as an
     // integer: most comparisons are decided there, without reading two
     // charges' texts from memory. Sixteen, not eight: RFID uids share
     // their first bytes (NFC tags of one maker all begin `04`), and an id
     // tag is at most 20 characters in OCPP 1.6.
-    let mut order: Vec<(u128, usize)> = charges
+    let mut order: Vec<(u128, u32, u32)> = charges
         .par_iter()
         .enumerate()
-        .map(|(i, c)| (prefix(&c.party), i))
+        .flat_map_iter(|(part, list)| {
+            list.iter()
+                .enumerate()
+                .map(move |(i, c)| (prefix(&c.party), part as u32, i as u32))
+        })
         .collect();
     // Equal keys are one invoice, summed exactly: their order is free.
-    order.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| key(&charges[a.1]).cmp(&key(&charges[b.1])))
-    });
+    order.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(at(a)).cmp(&key(at(b)))));
     // The charges are copied into party order in one light pass, many
     // reads in flight at once, and then summed in sequence: summing them
     // through the order instead waited on memory for each (a third of the
     // time of a large month's invoices).
-    let sorted: Vec<Charge<'t>> = order.par_iter().map(|&(_, i)| charges[i].clone()).collect();
+    let sorted: Vec<Charge<'t>> = order.par_iter().map(|o| at(o).clone()).collect();
     drop((order, charges));
     let groups: Vec<&[Charge<'t>]> = sorted.chunk_by(|a, b| key(a) == key(b)).collect();
     groups.into_par_iter().map(invoice).collect()
@@ -361,7 +366,12 @@ percent = 7.5
                     prop_assert_eq!(&Charge::of(b.clone(), by, &b.currency), &Charge::new(b, by, &b.currency));
                 }
             }
-            for inv in invoices(charges) {
+            // Charges in parts (as each core priced them) make the same
+            // invoices as one list.
+            let cut = charges.len() / 3;
+            let parts = vec![charges[..cut].to_vec(), Vec::new(), charges[cut..].to_vec()];
+            prop_assert_eq!(invoices(parts), invoices(vec![charges.clone()]));
+            for inv in invoices(vec![charges]) {
                 let lines: Decimal = bills.iter().filter(|b| party(b, GroupBy::IdTag) == inv.party).flat_map(|b| &b.lines).map(|l| l.amount).sum();
                 prop_assert_eq!(inv.net, lines);
                 let vat: Decimal = inv.vat_groups.iter().map(|g| g.vat).sum();

@@ -10,7 +10,6 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use polars::prelude::*;
-use rayon::iter::Either;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
@@ -64,6 +63,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             }
             (bill, i)
         })?;
+        let bills: Vec<(SessionBill, usize)> = bills.into_iter().flatten().collect();
         if let Some(path) = &args.cdr_out {
             let cdrs: Vec<serde_json::Value> = bills
                 .iter()
@@ -81,7 +81,7 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(b, i)| Charge::new(b, by, currency(*i)))
             .collect();
-        let invoices = billing::invoices(charges);
+        let invoices = billing::invoices(vec![charges]);
         summary(global, &invoices, &unbillable);
         if args.lines {
             let bills: Vec<SessionBill> = bills.into_iter().map(|(b, _)| b).collect();
@@ -490,7 +490,8 @@ pub(crate) fn load_tariffs(
 /// Sessions of the window priced (each kept as `T`), and those that could
 /// not be.
 pub(crate) struct Priced<T> {
-    pub bills: Vec<T>,
+    /// In session order, in parts (as priced on each core).
+    pub bills: Vec<Vec<T>>,
     pub unbillable: Vec<Unbillable>,
     pub now: DateTime<Utc>,
 }
@@ -666,19 +667,28 @@ pub(crate) fn price<T: Send>(
             };
             Some(Ok((session, i, zone)))
         };
-    // Split straight into the two lists (each in session order), without
-    // a third list of both.
-    let (bills, unbillable): (Vec<T>, Vec<Unbillable>) = input
+    // Each core keeps its own two lists (in session order): joined into
+    // one, the bills of a large month were copied once more on one core.
+    let parts: Vec<(Vec<T>, Vec<Unbillable>)> = input
         .sessions
         .par_iter()
         .filter_map(sort)
-        .partition_map(|r| match r {
-            Ok((session, i, zone)) => Either::Left(keep(
-                billing::price_session(session, &set.tariffs[i], zone),
-                i,
-            )),
-            Err(u) => Either::Right(*u),
-        });
+        .fold(
+            || (Vec::new(), Vec::new()),
+            |(mut bills, mut unbillable), r| {
+                match r {
+                    Ok((session, i, zone)) => bills.push(keep(
+                        billing::price_session(session, &set.tariffs[i], zone),
+                        i,
+                    )),
+                    Err(u) => unbillable.push(*u),
+                }
+                (bills, unbillable)
+            },
+        )
+        .collect();
+    let (bills, unbillable): (Vec<Vec<T>>, Vec<Vec<Unbillable>>) = parts.into_iter().unzip();
+    let unbillable: Vec<Unbillable> = unbillable.into_iter().flatten().collect();
 
     Ok(Priced {
         bills,

@@ -101,7 +101,7 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             let (set, path) = bill::load_tariffs(&bargs)?;
             let priced = bill::price(&bargs, &path, &set, global, |b, _| b)?;
             let mut bands: BTreeMap<(String, String, String), (Decimal, Decimal)> = BTreeMap::new();
-            for b in &priced.bills {
+            for b in priced.bills.iter().flatten() {
                 for l in &b.lines {
                     let e = bands
                         .entry((
