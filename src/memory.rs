@@ -36,13 +36,7 @@ pub fn available() -> Option<u64> {
         "memory.limit_in_bytes",
         "memory.usage_in_bytes",
     );
-    Some(
-        [Some(system), v2, v1]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(system),
-    )
+    Some([v2, v1].into_iter().flatten().fold(system, u64::min))
 }
 
 /// The path of the cgroup whose controllers `controllers` accepts, from

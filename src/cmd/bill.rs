@@ -134,34 +134,35 @@ fn summary(global: &GlobalArgs, invoices: &[billing::Invoice<'_>], unbillable: &
         kwh: Decimal,
         sessions: u64,
     }
+    impl<'a> Totals<'a> {
+        fn add(
+            &mut self,
+            currency: &'a str,
+            (net, vat, gross, minor): (Decimal, Decimal, Decimal, u32),
+        ) {
+            let e = self.by_currency.entry(currency).or_insert((
+                Decimal::ZERO,
+                Decimal::ZERO,
+                Decimal::ZERO,
+                minor,
+            ));
+            e.0 += net;
+            e.1 += vat;
+            e.2 += gross;
+        }
+    }
     // Summed on every core: decimal sums are exact, so the same in any order.
     let totals = invoices
         .par_iter()
         .fold(Totals::default, |mut t, i| {
-            let e = t.by_currency.entry(i.currency).or_insert((
-                Decimal::ZERO,
-                Decimal::ZERO,
-                Decimal::ZERO,
-                i.minor_units,
-            ));
-            e.0 += i.net;
-            e.1 += i.vat;
-            e.2 += i.gross;
+            t.add(i.currency, (i.net, i.vat, i.gross, i.minor_units));
             t.kwh += i.kwh;
             t.sessions += i.sessions;
             t
         })
         .reduce(Totals::default, |mut a, b| {
-            for (currency, (n, v, g, m)) in b.by_currency {
-                let e = a.by_currency.entry(currency).or_insert((
-                    Decimal::ZERO,
-                    Decimal::ZERO,
-                    Decimal::ZERO,
-                    m,
-                ));
-                e.0 += n;
-                e.1 += v;
-                e.2 += g;
+            for (currency, sums) in b.by_currency {
+                a.add(currency, sums);
             }
             a.kwh += b.kwh;
             a.sessions += b.sessions;
