@@ -34,7 +34,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Utc};
 use polars::prelude::*;
-use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::schema::Table;
@@ -490,10 +489,8 @@ impl WriteTxn {
             })
             .collect();
         let root = self.store.root.clone();
-        let done: Vec<Result<MergeDone, StoreError>> = jobs
-            .into_par_iter()
-            .map(|job| merge_partition(&root, table, job))
-            .collect();
+        let threads = rayon::current_num_threads();
+        let done = map_bounded(jobs, threads, |job| merge_partition(&root, table, job));
         // Record every file written before reporting a failure, so the
         // dropped transaction removes them all.
         let mut first_error = None;
@@ -590,6 +587,40 @@ impl Drop for WriteTxn {
         }
         let _ = fs::remove_dir_all(self.store.root.join(STAGING_DIR));
     }
+}
+
+/// `f` applied to every job on `threads` threads of our own, each taking
+/// the next job when it is done with one; results in the jobs' order.
+/// Not rayon's `par_iter`: a rayon worker that waits on polars' own pool
+/// runs more of its pool's jobs meanwhile, and merges nested that way up to
+/// 36 deep, every partition's frames in memory at once.
+fn map_bounded<J: Send, R: Send>(
+    jobs: Vec<J>,
+    threads: usize,
+    f: impl Fn(J) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, jobs.len().max(1));
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((i, job)) = next() {
+                        done.push((i, f(job)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Rows set aside by `WriteTxn::stage`: in memory, or in a staging file.
@@ -1045,6 +1076,35 @@ pub fn table_rows(manifest: &Manifest) -> BTreeMap<&'static str, u64> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// Jobs that wait on polars' pool (as merges do) run two at a time,
+    /// each once, their results in the jobs' order.
+    #[test]
+    fn bounded_map_runs_two_jobs_at_a_time() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (active, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let out = map_bounded((0..64).collect(), 2, |i: i64| {
+            most.fetch_max(active.fetch_add(1, SeqCst) + 1, SeqCst);
+            let df = df!("x" => (0..2000).map(|x| (x * 7919 + i) % 2000).collect::<Vec<i64>>())
+                .expect("frame");
+            let sorted = df
+                .lazy()
+                .sort(["x"], Default::default())
+                .collect()
+                .expect("sorted");
+            active.fetch_sub(1, SeqCst);
+            sorted
+                .column("x")
+                .expect("x")
+                .i64()
+                .expect("i64")
+                .get(0)
+                .unwrap_or(-1)
+                + i
+        });
+        assert_eq!(out, (0..64).collect::<Vec<i64>>());
+        assert!(most.load(SeqCst) <= 2, "{} jobs at once", most.load(SeqCst));
+    }
 
     /// Sessions sorted on their start as integers, ties broken on the
     /// texts, come out as polars' sort on the three columns puts them.
