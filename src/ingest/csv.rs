@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
 
-use csv::ByteRecord;
+use csv::{ByteRecord, StringRecord};
 
 use rayon::prelude::*;
 
@@ -162,11 +162,26 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-struct Record<'a>(&'a ByteRecord);
+/// A record to map: text, its UTF-8 checked once as a whole when it was
+/// read (not field by field), or bytes of a row that is not UTF-8.
+type ReadRecord = Result<StringRecord, ByteRecord>;
+
+/// The bytes of a record read.
+fn bytes(record: &ReadRecord) -> &ByteRecord {
+    match record {
+        Ok(text) => text.as_byte_record(),
+        Err(bytes) => bytes,
+    }
+}
+
+struct Record<'a>(&'a ReadRecord);
 
 impl Fields for Record<'_> {
     fn field(&self, index: usize) -> Option<Cow<'_, str>> {
-        self.0.get(index).map(decode)
+        match self.0 {
+            Ok(text) => text.get(index).map(Cow::Borrowed),
+            Err(bytes) => bytes.get(index).map(decode),
+        }
     }
 }
 
@@ -374,9 +389,10 @@ enum Pending {
 /// Records read by the reading thread, to be mapped.
 #[derive(Default)]
 struct Chunk {
-    /// Record buffers, reused from chunk to chunk; the first ones hold
-    /// the records to map.
-    records: Vec<ByteRecord>,
+    /// The records to map.
+    records: Vec<ReadRecord>,
+    /// Record buffers to read into, reused from chunk to chunk.
+    free: Vec<ByteRecord>,
     /// Rows in file order: records to map and rows refused unmapped.
     pending: Vec<Pending>,
     /// Rows read (blank lines are not rows).
@@ -404,19 +420,21 @@ impl Chunk {
         self.latin1_rows = 0;
         self.pos = None;
         self.last = false;
-        let mut mapped = 0usize;
+        self.free.extend(self.records.drain(..).map(|r| match r {
+            Ok(text) => text.into_byte_record(),
+            Err(bytes) => bytes,
+        }));
         while self.pending.len() < limit {
-            if self.records.len() <= mapped {
-                self.records.push(ByteRecord::new());
-            }
-            let record = &mut self.records[mapped];
-            match csv.read_byte_record(record) {
+            let mut record = self.free.pop().unwrap_or_default();
+            match csv.read_byte_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => {
                     self.last = true;
+                    self.free.push(record);
                     break;
                 }
                 Err(e) => {
+                    self.free.push(record);
                     // A broken record (bad quoting): keep it as a reject and go on.
                     let line = e.position().map_or(0, |p| p.line());
                     self.rows_read += 1;
@@ -442,20 +460,25 @@ impl Chunk {
                     .get(0)
                     .is_some_and(|f| f.iter().all(u8::is_ascii_whitespace));
             if blank {
+                self.free.push(record);
                 continue;
             }
             self.rows_read += 1;
-            match screen(record, fields, delimiter, file, line) {
-                Some(reject) => self.pending.push(Pending::Reject(reject)),
+            match screen(&record, fields, delimiter, file, line) {
+                Some(reject) => {
+                    self.free.push(record);
+                    self.pending.push(Pending::Reject(reject));
+                }
                 None => {
-                    if std::str::from_utf8(record.as_slice()).is_err() {
-                        self.latin1_rows += 1;
-                    }
                     self.pending.push(Pending::Map {
-                        record: mapped,
+                        record: self.records.len(),
                         line,
                     });
-                    mapped += 1;
+                    let record = StringRecord::from_byte_record(record).map_err(|e| {
+                        self.latin1_rows += 1;
+                        e.into_byte_record()
+                    });
+                    self.records.push(record);
                 }
             }
         }
@@ -468,7 +491,7 @@ impl Chunk {
 /// order.
 fn map_pending(
     pending: &mut Vec<Pending>,
-    records: &[ByteRecord],
+    records: &[ReadRecord],
     mapper: &mut SessionMapper,
     file: &Arc<str>,
     delimiter: u8,
@@ -524,7 +547,7 @@ fn map_pending(
                     line,
                     e.column,
                     e.reason,
-                    raw_text(&records[record], delimiter),
+                    raw_text(bytes(&records[record]), delimiter),
                 ),
                 None => {}
             },
