@@ -63,6 +63,52 @@ fn reingesting_the_same_files_adds_nothing() {
     );
 }
 
+/// Inputs are known by content: a copy under another name is skipped, in
+/// the same run and in a later one, while a file of the same size with
+/// other content is read.
+#[test]
+fn copies_are_skipped_by_content_not_by_name() {
+    let env = Env::new();
+    let text = std::fs::read(testdata("csv/boulder.csv")).expect("fixture");
+    let a = env.write("a.csv", &text);
+    let b = env.write("b.csv", &text);
+    let out = env.ingest(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("1 skipped: already ingested"),
+        "{}",
+        stderr(&out)
+    );
+    let sessions = env.json(&["sessions"]).len();
+
+    let c = env.write("c.csv", &text);
+    let out = env.ingest(&[c.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("1 skipped: already ingested"),
+        "{}",
+        stderr(&out)
+    );
+
+    // One digit of an energy changed: same size, other content.
+    let mut other = String::from_utf8(text).expect("UTF-8");
+    let at = other
+        .rfind(|c: char| c.is_ascii_digit() && c != '9')
+        .expect("a digit");
+    let digit = other.as_bytes()[at] + 1;
+    other.replace_range(at..=at, &(digit as char).to_string());
+    let d = env.write("d.csv", &other);
+    let out = env.ingest(&[d.to_str().unwrap()]);
+    assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(env.data().join("manifest.json")).expect("manifest"))
+            .expect("JSON");
+    let sources = manifest["sources"].as_object().expect("sources");
+    assert_eq!(sources.len(), 2, "{sources:?}");
+    assert!(sources
+        .values()
+        .all(|s| s["bytes"] == sources.values().next().unwrap()["bytes"]));
+    assert!(env.json(&["sessions"]).len() >= sessions);
+}
+
 #[test]
 fn ingest_order_and_splitting_do_not_matter() {
     let files = [

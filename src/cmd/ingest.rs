@@ -125,15 +125,33 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     // Rejects shown by --strict; the batch may have handed them on.
     let mut first_rejects: Vec<ingest::RejectRow> = Vec::new();
+    // Sizes of the sources an input could repeat: what is stored (unless
+    // --force) and what was read before it in this run.
+    let mut known_sizes: HashSet<u64> = if args.force {
+        HashSet::new()
+    } else {
+        txn.manifest().sources.values().map(|s| s.bytes).collect()
+    };
     for (input, size) in inputs.iter().zip(&sizes) {
-        let (hash, bytes) = input.fingerprint()?;
-        if (!args.force && txn.manifest().sources.contains_key(&hash)) || !seen.insert(hash.clone())
+        // A file of a size no known source has cannot repeat one: it is
+        // hashed as it is read, not in a pass of its own before (0.4 s on
+        // one core for 1 GB, the other idle).
+        let (input, hashed_before, hashed_on_read) = if input.path().is_some()
+            && !known_sizes.contains(size)
         {
-            totals.skipped += 1;
-            done += size;
-            bar.set_position(done);
-            continue;
-        }
+            let (input, slot) = input.fingerprinted();
+            (input, None, Some(slot))
+        } else {
+            let (hash, bytes) = input.fingerprint()?;
+            if (!args.force && txn.manifest().sources.contains_key(&hash)) || seen.contains(&hash) {
+                totals.skipped += 1;
+                done += size;
+                bar.set_position(done);
+                continue;
+            }
+            (input.clone(), Some((hash, bytes)), None)
+        };
+        let input = &input;
         let start = done;
         // Rows gathered past --spill-rows are turned into frames and staged
         // by a second thread while this one goes on parsing.
@@ -181,6 +199,15 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         bar.set_position(done);
         match result {
             Ok(report) => {
+                // A file read to its end left its fingerprint; one that
+                // was not is hashed now.
+                let on_read = hashed_on_read.and_then(|slot| slot.lock().ok()?.take());
+                let (hash, bytes) = match hashed_before.or(on_read) {
+                    Some(fingerprint) => fingerprint,
+                    None => input.fingerprint()?,
+                };
+                seen.insert(hash.clone());
+                known_sizes.insert(bytes);
                 for n in &report.notes {
                     bar.suspend(|| note(global, n));
                 }

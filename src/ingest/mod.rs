@@ -16,7 +16,7 @@ pub mod stations;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
@@ -199,6 +199,35 @@ pub struct Input {
     /// How the input is named in messages and in the store.
     pub name: Arc<str>,
     data: InputData,
+    /// Where the fingerprint is left when the input is hashed as it is
+    /// read (see [`Input::fingerprinted`]).
+    fingerprint: Option<Arc<Mutex<Option<Fingerprint>>>>,
+}
+
+/// Content hash (blake3, hex) and size of an input.
+pub type Fingerprint = (String, u64);
+
+/// Hashes the bytes passing through; at the end of the input, leaves
+/// their fingerprint in `slot`.
+struct Hashing<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    size: u64,
+    slot: Arc<Mutex<Option<Fingerprint>>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let fingerprint = (self.hasher.finalize().to_hex().to_string(), self.size);
+            *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(fingerprint);
+        } else {
+            self.hasher.update(&buf[..n]);
+            self.size += n as u64;
+        }
+        Ok(n)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +243,7 @@ impl Input {
         Input {
             name: Arc::from(path.to_string_lossy().as_ref()),
             data: InputData::File(path),
+            fingerprint: None,
         }
     }
 
@@ -221,6 +251,7 @@ impl Input {
         Input {
             name: Arc::from(name),
             data: InputData::Memory(Arc::new(bytes)),
+            fingerprint: None,
         }
     }
 
@@ -231,8 +262,20 @@ impl Input {
         }
     }
 
+    /// This input, hashed as [`read_input`] reads it through: the
+    /// fingerprint is in the returned slot once the whole input was read,
+    /// without a pass of its own over the bytes.
+    pub fn fingerprinted(&self) -> (Input, Arc<Mutex<Option<Fingerprint>>>) {
+        let slot = Arc::new(Mutex::new(None));
+        let input = Input {
+            fingerprint: Some(slot.clone()),
+            ..self.clone()
+        };
+        (input, slot)
+    }
+
     /// Content hash (blake3, hex) and size, read in one streaming pass.
-    pub fn fingerprint(&self) -> Result<(String, u64), IngestError> {
+    pub fn fingerprint(&self) -> Result<Fingerprint, IngestError> {
         let mut hasher = blake3::Hasher::new();
         let size = match &self.data {
             InputData::File(p) => {
@@ -295,6 +338,20 @@ impl Input {
         })
     }
 
+    /// The input to read whole, hashed on the way when asked to be.
+    fn open_whole(&self) -> Result<Box<dyn Read + Send + '_>, IngestError> {
+        let inner = self.open()?;
+        Ok(match &self.fingerprint {
+            Some(slot) => Box::new(Hashing {
+                inner,
+                hasher: blake3::Hasher::new(),
+                size: 0,
+                slot: slot.clone(),
+            }),
+            None => inner,
+        })
+    }
+
     fn head(&self, n: usize) -> Result<Vec<u8>, IngestError> {
         let mut buf = Vec::with_capacity(n);
         self.open()?
@@ -322,6 +379,7 @@ pub fn discover(inputs: &[String]) -> Result<Vec<Input>, IngestError> {
             out.push(Input {
                 name: Arc::from("<stdin>"),
                 data: InputData::Stdin(Arc::new(std::sync::OnceLock::new())),
+                fingerprint: None,
             });
             continue;
         }
@@ -483,13 +541,17 @@ pub fn read_input(
     let head = input.head(4)?;
     if is_utf16(&head) {
         let mut bytes = Vec::new();
-        input.open()?.read_to_end(&mut bytes).map_err(input.io())?;
+        input
+            .open_whole()?
+            .read_to_end(&mut bytes)
+            .map_err(input.io())?;
         let (text, _, _) = encoding_rs::UTF_16LE.decode(&bytes);
         let mut utf8 = Vec::with_capacity(text.len());
         utf8.write_all(text.as_bytes()).map_err(input.io())?;
         let decoded = Input {
             name: input.name.clone(),
             data: InputData::Memory(Arc::new(utf8)),
+            fingerprint: None,
         };
         let mut report = read_input(&decoded, opts, batch, frames, progress, spill)?;
         report.notes.push(format!("{}: read as UTF-16", input.name));
@@ -501,7 +563,7 @@ pub fn read_input(
     };
     match format {
         Format::Csv | Format::Auto => csv::read_csv(
-            input.open()?,
+            input.open_whole()?,
             &input.name,
             &opts.sessions,
             batch,
@@ -510,7 +572,10 @@ pub fn read_input(
         ),
         Format::Json => {
             let mut bytes = Vec::new();
-            input.open()?.read_to_end(&mut bytes).map_err(input.io())?;
+            input
+                .open_whole()?
+                .read_to_end(&mut bytes)
+                .map_err(input.io())?;
             let text = String::from_utf8_lossy(&bytes);
             acn::read_json(&text, &input.name, &opts.sessions, batch)
         }
@@ -521,7 +586,7 @@ pub fn read_input(
                 ocpp::Layout::Log
             };
             ocpp::read_frames(
-                input.open()?,
+                input.open_whole()?,
                 &input.name,
                 layout,
                 &opts.ocpp,
@@ -529,6 +594,45 @@ pub fn read_input(
                 batch,
                 progress,
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reader reads its input to the end, so an input hashed on the
+    /// way leaves the fingerprint a pass of its own gives: CSV (with a
+    /// line too long to parse, and Latin-1), UTF-16, JSON, OCPP dumps.
+    #[test]
+    fn inputs_hashed_as_read_have_their_own_fingerprint() {
+        for path in [
+            "testdata/csv/boulder.csv",
+            "testdata/bad/latin1-crlf.csv",
+            "testdata/bad/truncated.csv",
+            "testdata/bad/utf16.csv",
+            "testdata/csv/acn.json",
+            "testdata/ocpp16/AMS-CP16-01.jsonl",
+            "testdata/ocpp16/AMS-CP16-02.log",
+        ] {
+            let input = Input::file(Path::new(env!("CARGO_MANIFEST_DIR")).join(path));
+            let (hashed, slot) = input.fingerprinted();
+            read_input(
+                &hashed,
+                &ReadOptions::default(),
+                &mut Batch::default(),
+                &mut ocpp::Frames::default(),
+                &mut |_| {},
+                &mut |_| Ok(()),
+            )
+            .expect("read");
+            let on_read = slot.lock().expect("slot").take();
+            assert_eq!(
+                on_read,
+                Some(input.fingerprint().expect("hashed")),
+                "{path}"
+            );
         }
     }
 }
