@@ -395,6 +395,7 @@ fn zones(stations: &DataFrame) -> PolarsResult<HashMap<String, Tz>> {
 }
 
 /// One session, as the hourly spreading needs it.
+#[derive(Clone, Copy)]
 struct SessionSpan {
     /// Index into the sorted station names (`Spans::names`).
     station: u32,
@@ -733,13 +734,31 @@ struct ByStation {
     first: Vec<usize>,
     /// Span indices, station by station.
     order: Vec<u32>,
+    /// Each station's first and last UTC hour (hours since the epoch) that
+    /// a session touches, found in the pass in input order: the hourly
+    /// pass reads a station's spans scattered over the whole input, once
+    /// instead of three times.
+    hours: Vec<(i64, i64)>,
+}
+
+/// The first and last UTC hour a span touches (its start hour when it has
+/// no length).
+fn span_hours(s: &SessionSpan) -> (i64, i64) {
+    (
+        s.start.div_euclid(HOUR_US),
+        (s.end - 1).max(s.start).div_euclid(HOUR_US),
+    )
 }
 
 impl ByStation {
     fn new(spans: &[SessionSpan], stations: usize) -> Self {
         let mut first = vec![0usize; stations + 1];
+        let mut hours = vec![(i64::MAX, i64::MIN); stations];
         for s in spans {
             first[s.station as usize + 1] += 1;
+            let (lo, hi) = span_hours(s);
+            let station = &mut hours[s.station as usize];
+            *station = (station.0.min(lo), station.1.max(hi));
         }
         for i in 0..stations {
             first[i + 1] += first[i];
@@ -750,7 +769,11 @@ impl ByStation {
             order[next[s.station as usize]] = i as u32;
             next[s.station as usize] += 1;
         }
-        ByStation { first, order }
+        ByStation {
+            first,
+            order,
+            hours,
+        }
     }
 
     /// The stations in consecutive ranges of at least `min_sessions`
@@ -789,31 +812,27 @@ fn for_each_station_hour(
     mut f: impl FnMut(u32, i64, f64),
 ) {
     let (first, order) = (&by.first, &by.order);
-    // The last hour a span touches (its start hour when it has no length).
-    let last_hour = |s: &SessionSpan| (s.end - 1).max(s.start).div_euclid(HOUR_US);
     // NaN marks an hour no session touched.
     let mut buf: Vec<f64> = Vec::new();
+    let mut local: Vec<SessionSpan> = Vec::new();
     for station in stations {
         let members = &order[first[station]..first[station + 1]];
         if members.is_empty() {
             continue;
         }
-        let span = |i: &u32| &spans[*i as usize];
-        let lo = members
-            .iter()
-            .map(|i| span(i).start.div_euclid(HOUR_US))
-            .min();
-        let hi = members.iter().map(|i| last_hour(span(i))).max();
-        let (Some(lo), Some(hi)) = (lo, hi) else {
-            continue;
-        };
+        // Copied together first: a station's spans lie scattered over the
+        // whole input, and a plain copy has many reads in flight where the
+        // spread below, waiting on each, had one.
+        local.clear();
+        local.extend(members.iter().map(|i| spans[*i as usize]));
+        let (lo, hi) = by.hours[station];
         buf.clear();
         buf.resize((hi - lo + 1) as usize, f64::NAN);
         let mut add = |hour: i64, kwh: f64| {
             let slot = &mut buf[(hour - lo) as usize];
             *slot = if slot.is_nan() { kwh } else { *slot + kwh };
         };
-        for s in members.iter().map(span) {
+        for s in &local {
             // Whole milliseconds, as the shares have always been counted.
             let total = ((s.end - s.start) / 1000) as f64;
             let mut hour = s.start.div_euclid(HOUR_US);
@@ -849,11 +868,8 @@ struct LocalHours {
 
 impl LocalHours {
     fn new(spans: &[SessionSpan], station_zones: &[Option<Tz>]) -> Self {
-        let first_hour = spans.iter().map(|s| s.start.div_euclid(HOUR_US)).min();
-        let last_hour = spans
-            .iter()
-            .map(|s| (s.end - 1).max(s.start).div_euclid(HOUR_US))
-            .max();
+        let first_hour = spans.iter().map(|s| span_hours(s).0).min();
+        let last_hour = spans.iter().map(|s| span_hours(s).1).max();
         let mut zones: Vec<Option<Tz>> = Vec::new();
         let station_table = station_zones
             .iter()
@@ -1898,6 +1914,17 @@ mod tests {
         }
         // Below the minimum: one range, summed as the sequential pass did.
         assert_eq!(by.ranges(1 << 16, 16), vec![0..12]);
+        // Each station's first and last hour, from its own sessions.
+        for station in 0..12 {
+            let members = &by.order[by.first[station]..by.first[station + 1]];
+            let hours = members.iter().map(|i| span_hours(&spans[*i as usize]));
+            let expected = hours.fold((i64::MAX, i64::MIN), |(lo, hi), (a, b)| {
+                (lo.min(a), hi.max(b))
+            });
+            assert_eq!(by.hours[station], expected, "station {station}");
+        }
+        assert_eq!(by.hours[3], (0, 999));
+        assert_eq!(by.hours[1], (1, 991));
     }
 
     #[test]
