@@ -208,20 +208,37 @@ pub struct Input {
 pub type Fingerprint = (String, u64);
 
 /// Hashes the bytes passing through; at the end of the input, leaves
-/// their fingerprint in `slot`.
+/// their fingerprint in `slot`, if it has one.
 struct Hashing<R> {
     inner: R,
     hasher: blake3::Hasher,
     size: u64,
-    slot: Arc<Mutex<Option<Fingerprint>>>,
+    slot: Option<Arc<Mutex<Option<Fingerprint>>>>,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R, slot: Option<Arc<Mutex<Option<Fingerprint>>>>) -> Hashing<R> {
+        Hashing {
+            inner,
+            hasher: blake3::Hasher::new(),
+            size: 0,
+            slot,
+        }
+    }
+
+    /// The fingerprint of what was read so far.
+    fn fingerprint(&self) -> Fingerprint {
+        (self.hasher.finalize().to_hex().to_string(), self.size)
+    }
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 && !buf.is_empty() {
-            let fingerprint = (self.hasher.finalize().to_hex().to_string(), self.size);
-            *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(fingerprint);
+            if let Some(slot) = &self.slot {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.fingerprint());
+            }
         } else {
             self.hasher.update(&buf[..n]);
             self.size += n as u64;
@@ -276,29 +293,10 @@ impl Input {
 
     /// Content hash (blake3, hex) and size, read in one streaming pass.
     pub fn fingerprint(&self) -> Result<Fingerprint, IngestError> {
-        let mut hasher = blake3::Hasher::new();
-        let size = match &self.data {
-            InputData::File(p) => {
-                let mut f = File::open(p).map_err(self.io())?;
-                let mut buf = vec![0u8; 1 << 20];
-                let mut size = 0u64;
-                loop {
-                    let n = f.read(&mut buf).map_err(self.io())?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buf[..n]);
-                    size += n as u64;
-                }
-                size
-            }
-            InputData::Memory(_) | InputData::Stdin(_) => {
-                let b = self.bytes()?.unwrap_or_default();
-                hasher.update(b);
-                b.len() as u64
-            }
-        };
-        Ok((hasher.finalize().to_hex().to_string(), size))
+        let mut reader = Hashing::new(self.open()?, None);
+        let mut buf = vec![0u8; 1 << 20];
+        while reader.read(&mut buf).map_err(self.io())? > 0 {}
+        Ok(reader.fingerprint())
     }
 
     /// Size in bytes, for progress (0 if not known yet).
@@ -342,12 +340,7 @@ impl Input {
     fn open_whole(&self) -> Result<Box<dyn Read + Send + '_>, IngestError> {
         let inner = self.open()?;
         Ok(match &self.fingerprint {
-            Some(slot) => Box::new(Hashing {
-                inner,
-                hasher: blake3::Hasher::new(),
-                size: 0,
-                slot: slot.clone(),
-            }),
+            Some(slot) => Box::new(Hashing::new(inner, Some(slot.clone()))),
             None => inner,
         })
     }

@@ -553,11 +553,10 @@ pub fn parse_number(text: &str) -> Option<f64> {
     parse_separated(text)
 }
 
-/// `parse_number` for text with separators (spaces, commas, ...): they
-/// are dropped or turned into the decimal point.
+/// `parse_number` for trimmed text with separators (spaces, commas, ...):
+/// they are dropped or turned into the decimal point.
 fn parse_separated(text: &str) -> Option<f64> {
     let s: String = text
-        .trim()
         .chars()
         .filter(|c| !matches!(c, ' ' | '\u{a0}' | '_' | '\''))
         .collect();
