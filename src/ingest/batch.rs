@@ -115,6 +115,46 @@ fn str_column<'a>(name: &str, values: impl Iterator<Item = Option<&'a str>>) -> 
     StringChunked::from_iter_options(name.into(), values).into_column()
 }
 
+/// A text column whose rows repeat a few values, each long enough to be
+/// stored out of line (a file path, a measurand): every distinct value is
+/// kept once and the rows gathered from it as views. Pushed row by row, a
+/// 44-byte path was copied ten million times into the column's buffer,
+/// and every later pass over the column (the month split, Parquet's
+/// dictionary) read all those copies.
+fn repeated_str_column<'a>(
+    name: &str,
+    rows: usize,
+    values: impl Iterator<Item = Option<&'a str>>,
+) -> Column {
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut seen: rustc_hash::FxHashMap<&str, IdxSize> = Default::default();
+    let mut last: Option<(&str, IdxSize)> = None;
+    let mut index = PrimitiveChunkedBuilder::<IdxType>::new(name.into(), rows);
+    for value in values {
+        let Some(value) = value else {
+            index.append_null();
+            continue;
+        };
+        // Rows of one file come together: the previous row's value is
+        // checked (by address first) before the map.
+        let i = match last {
+            Some((text, i)) if std::ptr::eq(text, value) || text == value => i,
+            _ => {
+                let i = *seen.entry(value).or_insert_with(|| {
+                    distinct.push(value);
+                    (distinct.len() - 1) as IdxSize
+                });
+                last = Some((value, i));
+                i
+            }
+        };
+        index.append_value(i);
+    }
+    let values = StringChunked::from_iter_values(name.into(), distinct.into_iter());
+    // SAFETY: every index was handed out above, below `distinct.len()`.
+    unsafe { values.take_unchecked(&index.finish()) }.into_column()
+}
+
 fn f64_column(name: &str, values: impl Iterator<Item = Option<f64>>) -> Column {
     Float64Chunked::from_iter_options(name.into(), values).into_column()
 }
@@ -159,7 +199,7 @@ impl Batch {
                     text(AUTH_STATUS),
                     text(STOP_REASON),
                 );
-                let (mut source, mut file) = (text(SOURCE), text(SOURCE_FILE));
+                let mut source = text(SOURCE);
                 let mut connector =
                     PrimitiveChunkedBuilder::<Int32Type>::new(CONNECTOR_ID.into(), n);
                 let time = |name: &str| PrimitiveChunkedBuilder::<Int64Type>::new(name.into(), n);
@@ -189,7 +229,6 @@ impl Batch {
                     power.append_option(s.max_power_w);
                     reason.append_option(s.stop_reason.as_deref());
                     source.append_value(s.source);
-                    file.append_value(&*s.source_file);
                     line.append_option(s.source_line);
                 }
                 let dt = |b: PrimitiveChunkedBuilder<Int64Type>| {
@@ -215,26 +254,36 @@ impl Batch {
                         power.finish().into_column(),
                         reason.finish().into_column(),
                         source.finish().into_column(),
-                        file.finish().into_column(),
+                        repeated_str_column(
+                            SOURCE_FILE,
+                            n,
+                            r.iter().map(|s| Some(&*s.source_file)),
+                        ),
                         line.finish().into_column(),
                     ],
                 )
             }
             Table::MeterValues => {
+                // A dump's values share their station, session, measurand
+                // and file with many others: each is kept once.
                 let r = &self.meter_values;
+                let n = r.len();
+                let shared = |name: &str, value: fn(&MeterValueRow) -> Option<&str>| {
+                    repeated_str_column(name, n, r.iter().map(value))
+                };
                 frame(
-                    r.len(),
+                    n,
                     vec![
-                        str_column(SESSION_UID, r.iter().map(|m| m.session_uid.as_deref())),
-                        str_column(STATION_ID, r.iter().map(|m| Some(&*m.station_id))),
+                        shared(SESSION_UID, |m| m.session_uid.as_deref()),
+                        shared(STATION_ID, |m| Some(&m.station_id)),
                         i32_column(CONNECTOR_ID, r.iter().map(|m| m.connector_id)),
                         dt_column(TS, r.iter().map(|m| Some(micros(&m.ts)))),
-                        str_column(MEASURAND, r.iter().map(|m| Some(&*m.measurand))),
-                        str_column(PHASE, r.iter().map(|m| m.phase.as_deref())),
-                        str_column(CONTEXT, r.iter().map(|m| m.context.as_deref())),
+                        shared(MEASURAND, |m| Some(&m.measurand)),
+                        shared(PHASE, |m| m.phase.as_deref()),
+                        shared(CONTEXT, |m| m.context.as_deref()),
                         f64_column(VALUE, r.iter().map(|m| Some(m.value))),
-                        str_column(UNIT, r.iter().map(|m| Some(&*m.unit))),
-                        str_column(SOURCE_FILE, r.iter().map(|m| Some(&*m.source_file))),
+                        shared(UNIT, |m| Some(&m.unit)),
+                        shared(SOURCE_FILE, |m| Some(&m.source_file)),
                     ],
                 )
             }
@@ -252,7 +301,11 @@ impl Batch {
                         str_column(ID_TAG, r.iter().map(|e| e.id_tag.as_deref())),
                         str_column(AUTH_STATUS, r.iter().map(|e| e.auth_status.as_deref())),
                         str_column(INFO, r.iter().map(|e| e.info.as_deref())),
-                        str_column(SOURCE_FILE, r.iter().map(|e| e.source_file.as_deref())),
+                        repeated_str_column(
+                            SOURCE_FILE,
+                            r.len(),
+                            r.iter().map(|e| e.source_file.as_deref()),
+                        ),
                     ],
                 )
             }
@@ -298,6 +351,31 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_texts_make_the_same_column_as_pushed_ones() {
+        // Equal texts at different addresses, nulls between repeats, and
+        // values coming back after others.
+        let path = "/data/exports/2026-10/station-export-with-a-long-name.csv".to_string();
+        let copy = path.clone();
+        let values = [
+            Some(path.as_str()),
+            Some(path.as_str()),
+            None,
+            Some(copy.as_str()),
+            Some("Energy.Active.Import.Register"),
+            Some("short"),
+            None,
+            Some(path.as_str()),
+            Some("Energy.Active.Import.Register"),
+        ];
+        let repeated = repeated_str_column("x", values.len(), values.iter().copied());
+        let pushed = str_column("x", values.iter().copied());
+        assert!(repeated.equals_missing(&pushed));
+        let empty = repeated_str_column("x", 0, std::iter::empty());
+        assert_eq!(empty.len(), 0);
+        assert_eq!(empty.dtype(), &DataType::String);
+    }
 
     #[test]
     fn frames_have_the_declared_schema() {
