@@ -8,12 +8,16 @@
 //! for columns of unique values, cost seconds. Columns known to hold
 //! (nearly) unique values (`Table::plain_columns`) are written plain here,
 //! which is what the estimate would have decided anyway; the others keep
-//! polars' choice. Pages are encoded and compressed on every core.
+//! polars' choice. Text columns of few distinct values get their
+//! dictionary in one pass here (`text_dictionary`), not an estimate and
+//! then a dictionary. Pages are encoded and compressed on every core.
 
 use std::io::Write;
 
 use polars::io::parquet::write::get_encodings;
 use polars::prelude::*;
+use polars_arrow::array::{Array, DictionaryArray, MutableBinaryViewArray, Utf8ViewArray};
+use polars_arrow::datatypes::IntegerType;
 use polars_parquet::write::{
     array_to_columns, compress, fallible_streaming_iterator, to_parquet_schema, CompressedPage,
     CompressionOptions, DynIter, DynStreamingIterator, Encoding, FileWriter, ParquetType, Version,
@@ -108,13 +112,22 @@ pub(super) fn write(
                 defaults.par_iter()
             })
             .map(|((array, field), encoding)| {
-                array_to_columns(array, field.clone(), options, encoding)?
-                    .into_iter()
-                    .map(|leaf| {
-                        leaf.map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
-                            .collect::<PolarsResult<Vec<_>>>()
-                    })
-                    .collect()
+                let dictionary = match encoding.as_slice() {
+                    [Encoding::RleDictionary] if rows > SMALL_GROUP_ROWS => {
+                        text_dictionary(array.as_ref())
+                    }
+                    _ => None,
+                };
+                match dictionary {
+                    Some(d) => array_to_columns(d.boxed(), field.clone(), options, encoding),
+                    None => array_to_columns(array, field.clone(), options, encoding),
+                }?
+                .into_iter()
+                .map(|leaf| {
+                    leaf.map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
+                        .collect::<PolarsResult<Vec<_>>>()
+                })
+                .collect()
             })
             .collect::<PolarsResult<_>>()?;
         let group = DynIter::new(columns.iter().flatten().map(|pages| {
@@ -128,6 +141,77 @@ pub(super) fn write(
     // Flushed here, not on drop, so a full disk is an error.
     writer.into_inner().flush()?;
     Ok(bytes)
+}
+
+/// Rows of a text column read before giving up on a dictionary of our own
+/// when most of them are distinct.
+const PROBE_ROWS: usize = 4096;
+
+/// The dictionary polars would write for a text column of few distinct
+/// values, found in one pass. polars first estimates the distinct count
+/// (hashing every value), then builds the dictionary (hashing every value
+/// again, with a comparison of bytes per row). Here a short text (up to
+/// 12 bytes, inline in its 16-byte view) is looked up by its view alone,
+/// and a long one by its bytes. Keys are given in first-seen order, as
+/// polars' cast gives them, so the pages are the same.
+///
+/// `None` when the column is not text or when more than half of its
+/// values (or of its first rows) are distinct: polars then decides as
+/// before, so a column it would write plainly stays plain.
+fn text_dictionary(array: &dyn Array) -> Option<DictionaryArray<u32>> {
+    let array = array.as_any().downcast_ref::<Utf8ViewArray>()?;
+    let rows = array.len();
+    let limit = rows / 2;
+    let buffers = array.data_buffers();
+    let validity = array.validity();
+    let mut short: rustc_hash::FxHashMap<u128, u32> = Default::default();
+    let mut long: rustc_hash::FxHashMap<&[u8], u32> = Default::default();
+    let mut values = MutableBinaryViewArray::<str>::new();
+    let mut keys = Vec::with_capacity(rows);
+    for (i, view) in array.views().iter().enumerate() {
+        if validity.is_some_and(|v| !v.get_bit(i)) {
+            keys.push(0);
+            continue;
+        }
+        let next = values.len() as u32;
+        let key = if view.is_inline() {
+            // The bytes after the text are not promised to be zero.
+            let used = 32 + 8 * view.length;
+            let bits = view.as_u128() & (u128::MAX >> (128 - used));
+            *short.entry(bits).or_insert(next)
+        } else {
+            // SAFETY: the view belongs to this array, with these buffers.
+            let bytes = unsafe { view.get_slice_unchecked(buffers) };
+            *long.entry(bytes).or_insert(next)
+        };
+        if key == next {
+            // SAFETY: the view belongs to this array, whose values are UTF-8.
+            values.push_value(unsafe {
+                std::str::from_utf8_unchecked(view.get_slice_unchecked(buffers))
+            });
+            let seen = i + 1;
+            if values.len() > limit || (seen >= PROBE_ROWS && values.len() > seen / 2) {
+                return None;
+            }
+        }
+        keys.push(key);
+    }
+    let keys = polars_arrow::array::PrimitiveArray::new(
+        ArrowDataType::UInt32,
+        keys.into(),
+        validity.cloned(),
+    );
+    let values: Utf8ViewArray = values.into();
+    DictionaryArray::try_new(
+        ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        ),
+        keys,
+        values.boxed(),
+    )
+    .ok()
 }
 
 #[cfg(test)]
@@ -221,5 +305,50 @@ mod tests {
                 .expect("written by polars");
             assert!(ours == theirs, "the files of {n} rows differ");
         }
+    }
+
+    #[test]
+    fn text_dictionaries_hold_every_value_in_first_seen_order() {
+        let long = "/exports/2026-10/a-path-longer-than-twelve-bytes.csv";
+        let texts: Vec<Option<&str>> = (0..1000)
+            .map(|i| match i % 5 {
+                0 => None,
+                1 => Some(long),
+                2 => Some(["ST1", "ST22", "", "twelve-bytes"][i % 4]),
+                _ => Some(["Local", "EVDisconnected"][i % 2]),
+            })
+            .collect();
+        let column = StringChunked::from_iter_options("x".into(), texts.iter().copied());
+        let array = column.rechunk().downcast_as_array().clone();
+        let dict = text_dictionary(&array).expect("few distinct values");
+        let values = dict
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .expect("text values");
+        let decoded: Vec<Option<&str>> = dict
+            .keys()
+            .iter()
+            .map(|k| k.map(|k| values.value(*k as usize)))
+            .collect();
+        assert_eq!(decoded, texts);
+        // First seen first: the long path is the first value.
+        assert_eq!(values.value(0), long);
+        assert_eq!(values.len(), 7);
+    }
+
+    #[test]
+    fn columns_of_mostly_distinct_texts_are_left_to_polars() {
+        let unique =
+            StringChunked::from_iter_values("x".into(), (0..1000).map(|i| format!("TX{i}")));
+        assert!(text_dictionary(&unique.rechunk().downcast_as_array().clone()).is_none());
+        // Distinct at first, repeated later: given up after the probe.
+        let late = StringChunked::from_iter_values(
+            "x".into(),
+            (0..3 * PROBE_ROWS).map(|i| format!("T{}", i.min(PROBE_ROWS))),
+        );
+        assert!(text_dictionary(&late.rechunk().downcast_as_array().clone()).is_none());
+        let numbers = Int64Chunked::from_vec("x".into(), vec![1, 1, 1]);
+        assert!(text_dictionary(&numbers.rechunk().downcast_as_array().clone()).is_none());
     }
 }
