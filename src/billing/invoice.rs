@@ -170,14 +170,15 @@ pub fn invoices<'t>(charges: Vec<Vec<Charge<'t>>>) -> Vec<Invoice<'t>> {
         .collect();
     // Equal keys are one invoice, summed exactly: their order is free.
     order.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(at(a)).cmp(&key(at(b)))));
-    // The charges are copied into party order in one light pass, many
-    // reads in flight at once, and then summed in sequence: summing them
-    // through the order instead waited on memory for each (a third of the
-    // time of a large month's invoices).
-    let sorted: Vec<Charge<'t>> = order.par_iter().map(|o| at(o).clone()).collect();
-    drop((order, charges));
-    let groups: Vec<&[Charge<'t>]> = sorted.chunk_by(|a, b| key(a) == key(b)).collect();
-    groups.into_par_iter().map(invoice).collect()
+    // Each invoice sums its charges where they lie, read through the
+    // order; the groups are summed on every core.
+    let groups: Vec<&[(u128, u32, u32)]> = order
+        .chunk_by(|a, b| a.0 == b.0 && key(at(a)) == key(at(b)))
+        .collect();
+    groups
+        .into_par_iter()
+        .map(|group| invoice(group.iter().map(at)))
+        .collect()
 }
 
 /// The first 16 bytes of a text as a big-endian integer, zero-padded: it
@@ -189,11 +190,18 @@ fn prefix(text: &str) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-fn invoice<'t>(list: &[Charge<'t>]) -> Invoice<'t> {
-    let minor_units = list[0].minor_units;
+/// The invoice of one party's charges (at least one).
+fn invoice<'a, 't: 'a>(list: impl Iterator<Item = &'a Charge<'t>>) -> Invoice<'t> {
+    let mut list = list.peekable();
+    let first = *list.peek().expect("an invoice has a charge");
+    let minor_units = first.minor_units;
     let mut by_kind = [Decimal::ZERO; 6];
     let mut rates = Rates::new();
+    let mut sessions = 0u64;
+    let mut kwh = Decimal::ZERO;
     for c in list {
+        sessions += 1;
+        kwh += c.kwh;
         for (sum, v) in by_kind.iter_mut().zip(&c.by_kind) {
             *sum += v;
         }
@@ -214,11 +222,11 @@ fn invoice<'t>(list: &[Charge<'t>]) -> Invoice<'t> {
     let vat: Decimal = vat_groups.iter().map(|g| g.vat).sum();
     let [energy, time, idle, fees, discounts, adjustments] = by_kind;
     Invoice {
-        party: list[0].party.clone(),
-        currency: list[0].currency,
+        party: first.party.clone(),
+        currency: first.currency,
         minor_units,
-        sessions: list.len() as u64,
-        kwh: list.iter().map(|c| c.kwh).sum(),
+        sessions,
+        kwh,
         energy,
         time,
         idle,
