@@ -10,7 +10,8 @@
 //! which is what the estimate would have decided anyway; the others keep
 //! polars' choice. Text columns of few distinct values get their
 //! dictionary in one pass here (`text_dictionary`), not an estimate and
-//! then a dictionary. Timestamps are delta-encoded and not compressed.
+//! then a dictionary. Timestamps and line numbers are delta-encoded and
+//! not compressed.
 //! Pages are encoded and compressed on every core.
 
 use std::io::Write;
@@ -83,13 +84,18 @@ pub(super) fn write(
                 Kind::Partition => table.plain_columns().contains(&field.name.as_str()),
                 Kind::Staged => true,
             };
-            // Timestamps delta-encoded, not compressed: Snappy made them
-            // 0.76-0.80 of their 8 bytes (a fifth of its time at 10M), a
-            // delta of sorted starts takes about 3 bytes, of stops about
-            // 4. Every Parquet reader decodes DELTA_BINARY_PACKED (it is in
-            // the format since 2.0: DuckDB, Spark, pyarrow, polars).
+            // Timestamps and line numbers delta-encoded, not compressed:
+            // Snappy made them 0.62-0.80 of their 8 bytes (a quarter of its
+            // time at 10M), a delta of sorted starts takes about 3 bytes,
+            // of stops about 4, of a month's source lines at most 4 (far
+            // less when the export is in time order). Every Parquet reader
+            // decodes DELTA_BINARY_PACKED (it is in the format since 2.0:
+            // DuckDB, Spark, pyarrow, polars).
             let delta = matches!(kind, Kind::Partition)
-                && matches!(field.dtype, ArrowDataType::Timestamp(_, _));
+                && matches!(
+                    field.dtype,
+                    ArrowDataType::Timestamp(_, _) | ArrowDataType::UInt64
+                );
             if delta {
                 vec![Encoding::DeltaBinaryPacked; default.len()]
             } else if plain {
@@ -304,7 +310,8 @@ mod tests {
 
     /// On columns of unique values polars' own writer chooses plain
     /// encoding too: the files are the same, byte for byte, apart from the
-    /// timestamps, delta-encoded here (compared without them).
+    /// timestamps and line numbers, delta-encoded here (compared without
+    /// them).
     #[test]
     fn partitions_are_the_files_polars_writes() {
         let table = Table::Sessions;
@@ -312,14 +319,14 @@ mod tests {
         // and a group large enough for the estimate.
         for n in [2, SMALL_GROUP_ROWS, SMALL_GROUP_ROWS + 1, 5000] {
             let df = rows(table, n);
-            let times: Vec<PlSmallStr> = df
+            let deltas: Vec<PlSmallStr> = df
                 .columns()
                 .iter()
-                .filter(|c| matches!(c.dtype(), DataType::Datetime(_, _)))
+                .filter(|c| matches!(c.dtype(), DataType::Datetime(_, _) | DataType::UInt64))
                 .map(|c| c.name().clone())
                 .collect();
-            assert_eq!(times.len(), 3);
-            let df = df.drop_many(times);
+            assert_eq!(deltas.len(), 4);
+            let df = df.drop_many(deltas);
             let mut ours = Vec::new();
             write(&mut ours, table, &mut df.clone(), Kind::Partition).expect("written");
             let mut theirs = Vec::new();
@@ -332,10 +339,10 @@ mod tests {
         }
     }
 
-    /// Timestamps are delta-encoded and left uncompressed in partitions;
-    /// everything else is compressed.
+    /// Timestamps and line numbers are delta-encoded and left
+    /// uncompressed in partitions; everything else is compressed.
     #[test]
-    fn partition_timestamps_are_delta_encoded() {
+    fn partition_times_and_lines_are_delta_encoded() {
         use polars_parquet::parquet::compression::Compression;
         use polars_parquet::parquet::read::read_metadata;
         let table = Table::Sessions;
@@ -344,10 +351,10 @@ mod tests {
         let mut bytes = Vec::new();
         write(&mut bytes, table, &mut df.clone(), Kind::Partition).expect("written");
         let meta = read_metadata(&mut Cursor::new(&bytes)).expect("metadata");
-        let times = [c::START, c::STOP, c::CHARGING_END];
+        let deltas = [c::START, c::STOP, c::CHARGING_END, c::SOURCE_LINE];
         for column in meta.row_groups[0].parquet_columns() {
             let name = column.descriptor().path_in_schema[0].as_str();
-            if times.contains(&name) {
+            if deltas.contains(&name) {
                 assert_eq!(column.compression(), Compression::Uncompressed, "{name}");
                 // Plain, the values present (10 rows in 11) would take 8
                 // bytes each.
