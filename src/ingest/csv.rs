@@ -289,6 +289,15 @@ pub fn read_csv(
             }
             report.rows_read += c.rows_read;
             latin1_rows += c.latin1_rows;
+            // A batch past its first chunk is sized for a whole spill at
+            // once: grown by doubling, its rows were copied at each step,
+            // into fresh memory each time.
+            let room = batch.sessions.capacity() - batch.sessions.len();
+            if opts.spill_rows > 0 && !batch.sessions.is_empty() && room < c.pending.len() {
+                batch
+                    .sessions
+                    .reserve_exact(opts.spill_rows + chunk - batch.sessions.len());
+            }
             map_pending(
                 &mut c.pending,
                 &c.records,
