@@ -268,6 +268,7 @@ pub fn read_csv(
     };
     let fields = header.len();
     let mut latin1_rows = 0u64;
+    let mut mapped = Vec::new();
     std::thread::scope(|scope| -> Result<(), IngestError> {
         let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
         let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
@@ -301,6 +302,7 @@ pub fn read_csv(
             map_pending(
                 &mut c.pending,
                 &c.records,
+                &mut mapped,
                 &mut mapper,
                 file,
                 delimiter,
@@ -498,9 +500,11 @@ impl Chunk {
 /// Map the pending rows of a chunk on every core (a fork of the mapper per
 /// contiguous part), then hand sessions and rejects to the batch in file
 /// order.
+#[allow(clippy::too_many_arguments)]
 fn map_pending(
     pending: &mut Vec<Pending>,
     records: &[ReadRecord],
+    mapped: &mut Vec<Vec<Result<SessionRow, RowError>>>,
     mapper: &mut SessionMapper,
     file: &Arc<str>,
     delimiter: u8,
@@ -519,24 +523,30 @@ fn map_pending(
         .div_ceil(rayon::current_num_threads().max(1))
         .max(1);
     let shared: &SessionMapper = mapper;
-    let parts: Vec<(SessionMapper, Vec<Result<SessionRow, RowError>>)> = to_map
+    // Each part's rows go into a vector kept from chunk to chunk: fresh
+    // ones were new memory to fault in for every chunk.
+    let parts = to_map.len().div_ceil(per_part);
+    if mapped.len() < parts {
+        mapped.resize_with(parts, Vec::new);
+    }
+    let forks: Vec<SessionMapper> = to_map
         .par_chunks(per_part)
-        .map(|part| {
+        .zip(mapped[..parts].par_iter_mut())
+        .map(|(part, rows)| {
             let mut fork = shared.fork();
-            let rows = part
-                .iter()
-                .map(|&(record, line)| fork.map(&Record(&records[record]), file, line))
-                .collect();
-            (fork, rows)
+            rows.clear();
+            rows.extend(
+                part.iter()
+                    .map(|&(record, line)| fork.map(&Record(&records[record]), file, line)),
+            );
+            fork
         })
         .collect();
-    // The parts' rows are moved once, into the batch, not gathered first.
-    let mut part_rows = Vec::with_capacity(parts.len());
-    for (fork, rows) in parts {
+    for fork in forks {
         mapper.absorb(fork);
-        part_rows.push(rows);
     }
-    let mut results = part_rows.into_iter().flatten();
+    // The parts' rows are moved once, into the batch, not gathered first.
+    let mut results = mapped[..parts].iter_mut().flat_map(|rows| rows.drain(..));
     batch.sessions.reserve(to_map.len());
     for p in pending.drain(..) {
         match p {
