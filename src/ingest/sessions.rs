@@ -475,11 +475,16 @@ impl SessionMapper {
         let id_tag = self.get(row, Field::IdTag).map(CompactString::from);
         let stop_reason = self.get(row, Field::StopReason).map(CompactString::from);
 
-        let site = self.get(row, Field::Site).map(Cow::into_owned);
-        if site.is_some() || row_zone.is_some() {
-            self.stations
-                .entry(station.to_string())
-                .or_insert((site, row_zone.map(|z| z.name().to_string())));
+        // A station keeps the site and zone of its first row; its id is
+        // copied only then, not for every row of an export with sites.
+        if !self.stations.contains_key(&*station) {
+            let site = self.get(row, Field::Site).map(Cow::into_owned);
+            if site.is_some() || row_zone.is_some() {
+                self.stations.insert(
+                    station.to_string(),
+                    (site, row_zone.map(|z| z.name().to_string())),
+                );
+            }
         }
         self.stats.earliest_start = Some(self.stats.earliest_start.map_or(start, |e| e.min(start)));
 
