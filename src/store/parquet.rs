@@ -366,6 +366,30 @@ mod tests {
         assert!(read(bytes).equals_missing(&df));
     }
 
+    /// Columns with no value at all (a month of sessions never stopped,
+    /// exports without line numbers) and columns of one repeated value
+    /// read back as written through the delta and dictionary paths.
+    #[test]
+    fn empty_and_constant_columns_read_back() {
+        let table = Table::Sessions;
+        let n = 3000;
+        let mut df = rows(table, n);
+        for name in [c::STOP, c::SOURCE_LINE, c::AUTH_STATUS] {
+            let dtype = df.column(name).expect("column").dtype().clone();
+            df.with_column(Column::full_null(name.into(), n, &dtype))
+                .expect("replaced");
+        }
+        df.with_column(Column::new(c::SOURCE.into(), vec!["csv"; n]))
+            .expect("replaced");
+        df.with_column(Column::new(c::STATION_ID.into(), vec![""; n]))
+            .expect("replaced");
+        let mut bytes = Vec::new();
+        write(&mut bytes, table, &mut df.clone(), Kind::Partition).expect("written");
+        let back = read(bytes);
+        assert!(back.equals_missing(&df));
+        assert_eq!(back.schema(), df.schema());
+    }
+
     #[test]
     fn text_dictionaries_hold_every_value_in_first_seen_order() {
         let long = "/exports/2026-10/a-path-longer-than-twelve-bytes.csv";
