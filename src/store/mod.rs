@@ -1098,8 +1098,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    /// Jobs that wait on polars' pool (as merges do) run two at a time,
-    /// each once, their results in the jobs' order.
+    /// A single text key is told distinct by its hashes, and repeated
+    /// (or twice missing) by polars' exact count.
     #[test]
     fn distinct_keys_are_told_from_repeated_ones() {
         let key = [PlSmallStr::from("k")];
@@ -1119,6 +1119,8 @@ mod tests {
         assert!(all_distinct(&frame(&[]), &key).unwrap());
     }
 
+    /// Jobs that wait on polars' pool (as merges do) run two at a time,
+    /// each once, their results in the jobs' order.
     #[test]
     fn bounded_map_runs_two_jobs_at_a_time() {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
