@@ -290,14 +290,16 @@ pub fn read_csv(
             }
             report.rows_read += c.rows_read;
             latin1_rows += c.latin1_rows;
-            // A batch past its first chunk is sized for a whole spill at
-            // once: grown by doubling, its rows were copied at each step,
-            // into fresh memory each time.
-            let room = batch.sessions.capacity() - batch.sessions.len();
-            if opts.spill_rows > 0 && !batch.sessions.is_empty() && room < c.pending.len() {
-                batch
-                    .sessions
-                    .reserve_exact(opts.spill_rows + chunk - batch.sessions.len());
+            // Room for the chunk's sessions. A batch past its first chunk
+            // is sized for a whole spill at once: grown by doubling, its
+            // rows were copied at each step, into fresh memory each time.
+            let (len, wanted) = (batch.sessions.len(), c.pending.len());
+            if batch.sessions.capacity() - len < wanted {
+                if opts.spill_rows > 0 && len > 0 {
+                    batch.sessions.reserve_exact(opts.spill_rows + chunk - len);
+                } else {
+                    batch.sessions.reserve(wanted);
+                }
             }
             map_pending(
                 &mut c.pending,
@@ -547,7 +549,6 @@ fn map_pending(
     }
     // The parts' rows are moved once, into the batch, not gathered first.
     let mut results = mapped[..parts].iter_mut().flat_map(|rows| rows.drain(..));
-    batch.sessions.reserve(to_map.len());
     for p in pending.drain(..) {
         match p {
             Pending::Reject(r) => {
