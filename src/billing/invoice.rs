@@ -175,10 +175,36 @@ pub fn invoices<'t>(charges: Vec<Vec<Charge<'t>>>) -> Vec<Invoice<'t>> {
     let groups: Vec<&[(u128, u32, u32)]> = order
         .chunk_by(|a, b| a.0 == b.0 && key(at(a)) == key(at(b)))
         .collect();
+    // Read in party order, charges are scattered over memory: the charges
+    // of a group a few ahead are fetched while this one is summed, rather
+    // than each waited for in turn (most groups are a single charge).
+    const AHEAD: usize = 8;
     groups
-        .into_par_iter()
-        .map(|group| invoice(group.iter().map(at)))
+        .par_iter()
+        .enumerate()
+        .map(|(k, group)| {
+            if let Some(next) = groups.get(k + AHEAD) {
+                prefetch(at(&next[0]));
+            }
+            invoice(group.iter().map(at))
+        })
         .collect()
+}
+
+/// Ask the processor to bring `value` into its cache (a hint: no effect
+/// on what the program computes).
+#[inline]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let at = std::ptr::from_ref(value).cast::<i8>();
+        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+            // SAFETY: a prefetch reads nothing the program sees and does
+            // not fault on any address; SSE is part of every x86-64.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(offset)) };
+        }
+    }
 }
 
 /// The first 16 bytes of a text as a big-endian integer, zero-padded: it
