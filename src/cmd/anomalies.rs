@@ -181,11 +181,19 @@ pub(crate) fn load(
             let end = col(col::STOP)
                 .fill_null(col(col::CHARGING_END))
                 .fill_null(col(col::START));
-            lf = lf.filter(
-                col(col::START)
-                    .gt_eq(lit_time(since))
-                    .or(end.gt(lit_time(since))),
-            );
+            // The same rows, loosened to comparisons of stored columns
+            // first: those the reader checks against each file's min/max,
+            // so a month that ended before `since` is skipped unread.
+            let started = col(col::START).gt_eq(lit_time(since));
+            let after = |c: &str| col(c).gt(lit_time(since));
+            lf = lf
+                .filter(
+                    started
+                        .clone()
+                        .or(after(col::STOP))
+                        .or(after(col::CHARGING_END)),
+                )
+                .filter(started.or(end.gt(lit_time(since))));
         }
         let df = lf
             .select([

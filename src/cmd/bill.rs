@@ -2,7 +2,7 @@
 //! cannot be billed (with the reason), price the rest, and write invoices
 //! or per-session lines (and OCPI CDRs).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::str::FromStr;
 
@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use super::{note, write_output, write_rows};
 use crate::anomaly::{self, Severity};
@@ -550,7 +551,8 @@ pub(crate) fn price<T: Send>(
     let stations = snapshot
         .scan(Table::Stations, &TimeRange::default())?
         .collect()?;
-    let sites: HashMap<String, String> = {
+    // Looked up for every session of the month: Fx hashing, not SipHash.
+    let sites: FxHashMap<String, String> = {
         let ids = stations.column(col::STATION_ID)?.str()?.clone();
         let site = stations.column(col::SITE)?.str()?.clone();
         ids.iter()
@@ -567,7 +569,7 @@ pub(crate) fn price<T: Send>(
             .map(|k| k.to_string())
             .collect::<Vec<_>>(),
     );
-    let mut blocked: HashMap<&str, &anomaly::Finding> = HashMap::new();
+    let mut blocked: FxHashMap<&str, &anomaly::Finding> = FxHashMap::default();
     for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {
         if let Some(uid) = &f.session_uid {
             blocked.entry(uid.as_str()).or_insert(f);
