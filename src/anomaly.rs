@@ -255,12 +255,13 @@ pub struct Session {
     /// Inline up to 24 bytes (`csv:ST00519/TX4092`): no allocation per
     /// session on the millions of rows of a large window.
     pub uid: PlSmallStr,
-    /// Boxed strings: 8 bytes less than `String` each, on millions of rows.
     /// Shared between the sessions of a station (millions of rows, a few
     /// thousand stations).
     pub station: Arc<str>,
     pub connector: Option<i32>,
-    pub id_tag: Option<Box<str>>,
+    /// Inline, as the uid (an OCPP id tag is at most 20 characters): no
+    /// allocation per session.
+    pub id_tag: Option<PlSmallStr>,
     /// A handful of distinct values (`Accepted`, `Invalid`, ...): shared.
     pub auth_status: Option<Arc<str>>,
     pub start: DateTime<Utc>,
@@ -1400,7 +1401,7 @@ pub fn append_sessions(
             uid: uid.get(i).unwrap_or_default().into(),
             station: intern(&shared, seen, station.get(i).unwrap_or_default()),
             connector: connector.get(i),
-            id_tag: tag.get(i).map(Box::from),
+            id_tag: tag.get(i).map(PlSmallStr::from),
             auth_status: auth.get(i).map(|a| intern(&shared, seen, a)),
             start: time(start.get(i)).unwrap_or_default(),
             stop: time(stop.get(i)),
