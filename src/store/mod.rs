@@ -23,6 +23,7 @@
 pub mod lock;
 pub mod manifest;
 mod parquet;
+pub mod partition;
 pub mod remote;
 pub mod verify;
 
@@ -41,7 +42,6 @@ use crate::timeutil::TimeRange;
 pub use manifest::{Manifest, PartitionEntry, SourceRecord};
 
 const MANIFEST: &str = "manifest.json";
-const MONTH_COLUMN: &str = "__evmon_month";
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -768,44 +768,15 @@ fn create_parquet(
     Ok(file)
 }
 
-/// Split rows of `table` into its partitions (by month of the partition
-/// column, or the single `all` partition).
+/// Split rows of `table` into its partitions (by UTC month of the
+/// partition column, or the single `all` partition).
 fn partition_rows(table: Table, rows: DataFrame) -> Result<Vec<(String, DataFrame)>, StoreError> {
-    let Some(ts) = table.partition_column() else {
-        return Ok(vec![(manifest::ALL_PARTITION.to_string(), rows)]);
-    };
-    // The month as one integer (year * 12 + month - 1): formatting a text
-    // key for every row cost more than the split itself.
-    let tagged = rows
-        .lazy()
-        .with_column(
-            (col(ts).dt().year().cast(DataType::Int32) * lit(12i32)
-                + col(ts).dt().month().cast(DataType::Int32)
-                - lit(1i32))
-            .alias(MONTH_COLUMN),
-        )
-        .collect()
-        .map_err(pl_err("cannot partition rows by month"))?;
-    let mut out = Vec::new();
-    for part in tagged
-        .partition_by_stable([MONTH_COLUMN], true)
-        .map_err(pl_err("cannot partition rows by month"))?
-    {
-        let month = part
-            .column(MONTH_COLUMN)
-            .and_then(|c| c.i32().cloned())
-            .ok()
-            .and_then(|c| c.get(0))
-            .map_or_else(
-                || "unknown".to_string(),
-                |m| format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
-            );
-        let part = part
-            .drop(MONTH_COLUMN)
-            .map_err(pl_err("cannot partition rows by month"))?;
-        out.push((manifest::month_partition(&month), part));
+    match table.partition_column() {
+        Some(ts) => {
+            partition::split_by_month(rows, ts).map_err(pl_err("cannot partition rows by month"))
+        }
+        None => Ok(vec![(manifest::ALL_PARTITION.to_string(), rows)]),
     }
-    Ok(out)
 }
 
 /// Make `df` exactly `table`'s schema (column order and types).

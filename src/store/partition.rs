@@ -1,0 +1,236 @@
+//! Rows split into the store's monthly partitions (UTC month of the
+//! table's partition column), without copying rows that already come
+//! grouped by month.
+//!
+//! A batch of an export spans a few months, in runs (rows of nearby days
+//! together). Splitting it with polars (`partition_by` on a computed month
+//! column) gathered every column of every row into a new frame per month:
+//! about a tenth of the CPU of reading a CSV. Here the month of each row is
+//! found from its timestamp (one comparison while it stays in the month of
+//! the row before), and a batch whose months each come as one run is cut
+//! into slices that share its buffers. `ingest::Batch` builds its sessions
+//! frame in that order (`partition_order`), so the rows it stages are never
+//! gathered before the merge sorts them.
+
+use chrono::{DateTime, Datelike, Months};
+use polars::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// A UTC month as one integer: `year * 12 + month - 1`.
+pub type MonthKey = i32;
+
+/// The UTC month of instants (microseconds since the epoch), remembering
+/// the bounds of the last one found.
+#[derive(Debug, Default)]
+struct UtcMonths {
+    /// `[lo, hi)` in microseconds, and its key; empty at first.
+    lo: i64,
+    hi: i64,
+    key: MonthKey,
+}
+
+impl UtcMonths {
+    fn of(&mut self, us: i64) -> Option<MonthKey> {
+        if (self.lo..self.hi).contains(&us) {
+            return Some(self.key);
+        }
+        let t = DateTime::from_timestamp_micros(us)?;
+        let first = t.date_naive().with_day(1)?;
+        let lo = first.and_hms_opt(0, 0, 0)?.and_utc();
+        let hi = lo.checked_add_months(Months::new(1))?;
+        self.lo = lo.timestamp_micros();
+        self.hi = hi.timestamp_micros();
+        self.key = t.year() * 12 + t.month0() as i32;
+        Some(self.key)
+    }
+}
+
+/// The partition name (`month=2026-03`) of a month key, `month=unknown`
+/// for rows without a time.
+pub fn partition_name(key: Option<MonthKey>) -> String {
+    super::manifest::month_partition(&key.map_or_else(
+        || "unknown".to_string(),
+        |m| format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
+    ))
+}
+
+/// Rows grouped by month, in the order each month is first seen; rows
+/// keep their order within a month.
+#[derive(Debug, PartialEq)]
+pub struct PartitionOrder {
+    /// The rows to take, in order; `None` when they already come grouped.
+    pub order: Option<Vec<IdxSize>>,
+    /// Each month, with its first row (in the grouped order) and count.
+    pub runs: Vec<(Option<MonthKey>, usize, usize)>,
+}
+
+/// How to group rows with these timestamps (microseconds) by UTC month.
+pub fn partition_order(stamps: impl Iterator<Item = Option<i64>>) -> PartitionOrder {
+    let mut months = UtcMonths::default();
+    let mut groups: Vec<(Option<MonthKey>, usize)> = Vec::new();
+    let mut index: FxHashMap<Option<MonthKey>, usize> = FxHashMap::default();
+    let mut group_of: Vec<u32> = Vec::new();
+    let mut last: Option<(Option<MonthKey>, usize)> = None;
+    let mut grouped = true;
+    for us in stamps {
+        let key = us.and_then(|us| months.of(us));
+        let g = match last {
+            Some((k, g)) if k == key => g,
+            _ => {
+                let g = *index.entry(key).or_insert_with(|| {
+                    groups.push((key, 0));
+                    groups.len() - 1
+                });
+                // A month seen before, after another: not grouped.
+                grouped &= g + 1 == groups.len() && groups[g].1 == 0;
+                last = Some((key, g));
+                g
+            }
+        };
+        groups[g].1 += 1;
+        group_of.push(g as u32);
+    }
+    let mut runs = Vec::with_capacity(groups.len());
+    let mut offset = 0;
+    for (key, count) in &groups {
+        runs.push((*key, offset, *count));
+        offset += count;
+    }
+    let order = (!grouped).then(|| {
+        let mut next: Vec<usize> = runs.iter().map(|r| r.1).collect();
+        let mut order = vec![0 as IdxSize; group_of.len()];
+        for (row, g) in group_of.iter().enumerate() {
+            let slot = &mut next[*g as usize];
+            order[*slot] = row as IdxSize;
+            *slot += 1;
+        }
+        order
+    });
+    PartitionOrder { order, runs }
+}
+
+/// `rows` split by the UTC month of their `column` (a datetime in
+/// microseconds): slices of `rows` when each month comes as one run, else
+/// slices of one gather of them.
+pub fn split_by_month(rows: DataFrame, column: &str) -> PolarsResult<Vec<(String, DataFrame)>> {
+    let stamps = rows.column(column)?.datetime()?.physical().clone();
+    let PartitionOrder { order, runs } = partition_order(stamps.iter());
+    let rows = match order {
+        Some(order) => rows.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))?,
+        None => rows,
+    };
+    Ok(runs
+        .into_iter()
+        .map(|(key, offset, count)| (partition_name(key), rows.slice(offset as i64, count)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us(text: &str) -> Option<i64> {
+        Some(
+            DateTime::parse_from_rfc3339(text)
+                .expect("a time")
+                .timestamp_micros(),
+        )
+    }
+
+    #[test]
+    fn months_are_utc_and_bounded_exactly() {
+        let mut m = UtcMonths::default();
+        let key = |m: &mut UtcMonths, t: &str| m.of(us(t).unwrap());
+        assert_eq!(
+            key(&mut m, "2026-03-31T23:59:59.999999Z"),
+            Some(2026 * 12 + 2)
+        );
+        assert_eq!(key(&mut m, "2026-04-01T00:00:00Z"), Some(2026 * 12 + 3));
+        // Remembered bounds are half-open: the last microsecond of March.
+        assert_eq!(
+            key(&mut m, "2026-03-31T23:59:59.999999Z"),
+            Some(2026 * 12 + 2)
+        );
+        // A local time just after midnight in Amsterdam is still March in UTC.
+        assert_eq!(
+            key(&mut m, "2026-04-01T00:30:00+02:00"),
+            Some(2026 * 12 + 2)
+        );
+        assert_eq!(key(&mut m, "1969-12-31T23:59:59Z"), Some(1969 * 12 + 11));
+        assert_eq!(partition_name(Some(1969 * 12 + 11)), "month=1969-12");
+        assert_eq!(partition_name(None), "month=unknown");
+    }
+
+    #[test]
+    fn grouped_rows_are_cut_not_moved() {
+        let p = partition_order(
+            [
+                "2026-01-05T00:00:00Z",
+                "2026-01-01T00:00:00Z",
+                "2026-02-01T00:00:00Z",
+            ]
+            .into_iter()
+            .map(us),
+        );
+        assert_eq!(p.order, None);
+        assert_eq!(
+            p.runs,
+            vec![(Some(2026 * 12), 0, 2), (Some(2026 * 12 + 1), 2, 1)]
+        );
+    }
+
+    #[test]
+    fn interleaved_months_are_gathered_stably() {
+        let p = partition_order(
+            [
+                us("2026-02-01T00:00:00Z"),
+                us("2026-01-05T00:00:00Z"),
+                None,
+                us("2026-02-03T00:00:00Z"),
+                us("2026-01-01T00:00:00Z"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(p.order, Some(vec![0, 3, 1, 4, 2]));
+        assert_eq!(
+            p.runs,
+            vec![
+                (Some(2026 * 12 + 1), 0, 2),
+                (Some(2026 * 12), 2, 2),
+                (None, 4, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn split_keeps_every_row_once_in_its_month() {
+        let stamps = [
+            "2026-02-01T00:00:00Z",
+            "2026-01-05T00:00:00Z",
+            "2026-02-03T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+            "2026-03-01T00:00:00Z",
+        ];
+        let ts = Int64Chunked::from_iter_options("ts".into(), stamps.iter().map(|t| us(t)))
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_column();
+        let n = Column::new("n".into(), [0i32, 1, 2, 3, 4]);
+        let df = DataFrame::new(5, vec![ts, n]).expect("frame");
+        let parts = split_by_month(df, "ts").expect("split");
+        let got: Vec<(String, Vec<i32>)> = parts
+            .iter()
+            .map(|(name, df)| {
+                let n = df.column("n").unwrap().i32().unwrap();
+                (name.clone(), n.into_no_null_iter().collect())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("month=2026-02".to_string(), vec![0, 2]),
+                ("month=2026-01".to_string(), vec![1, 3]),
+                ("month=2026-03".to_string(), vec![4]),
+            ]
+        );
+    }
+}
