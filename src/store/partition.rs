@@ -12,7 +12,7 @@
 //! frame in that order (`partition_order`), so the rows it stages are never
 //! gathered before the merge sorts them.
 
-use chrono::{DateTime, Datelike, Months};
+use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -20,27 +20,37 @@ use rustc_hash::FxHashMap;
 pub type MonthKey = i32;
 
 /// The UTC month of instants (microseconds since the epoch), remembering
-/// the bounds of the last one found.
+/// the days of the last one found.
 #[derive(Debug, Default)]
 struct UtcMonths {
-    /// `[lo, hi)` in microseconds, and its key; empty at first.
+    /// `[lo, hi)` in days since the epoch, and its key; empty at first.
     lo: i64,
     hi: i64,
     key: MonthKey,
 }
 
+/// Microseconds in a day, and days from 0001-01-01 (chrono's day 1) to
+/// the epoch.
+const DAY_US: i64 = 86_400_000_000;
+const EPOCH_FROM_CE: i64 = 719_163;
+
 impl UtcMonths {
     fn of(&mut self, us: i64) -> Option<MonthKey> {
-        if (self.lo..self.hi).contains(&us) {
+        let day = us.div_euclid(DAY_US);
+        if (self.lo..self.hi).contains(&day) {
             return Some(self.key);
         }
-        let t = DateTime::from_timestamp_micros(us)?;
-        let first = t.date_naive().with_day(1)?;
-        let lo = first.and_hms_opt(0, 0, 0)?.and_utc();
-        let hi = lo.checked_add_months(Months::new(1))?;
-        self.lo = lo.timestamp_micros();
-        self.hi = hi.timestamp_micros();
-        self.key = t.year() * 12 + t.month0() as i32;
+        // Months of an export interleave: found from the day number (a
+        // division and a table), not by building instants.
+        let date = NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + EPOCH_FROM_CE).ok()?)?;
+        let (year, month) = (date.year(), date.month());
+        let next = match month {
+            12 => NaiveDate::from_ymd_opt(year + 1, 1, 1),
+            _ => NaiveDate::from_ymd_opt(year, month + 1, 1),
+        }?;
+        self.lo = day - i64::from(date.day0());
+        self.hi = i64::from(next.num_days_from_ce()) - EPOCH_FROM_CE;
+        self.key = year * 12 + date.month0() as i32;
         Some(self.key)
     }
 }
@@ -64,14 +74,16 @@ pub struct PartitionOrder {
     pub runs: Vec<(Option<MonthKey>, usize, usize)>,
 }
 
-/// How to group rows with these timestamps (microseconds) by UTC month.
-pub fn partition_order(stamps: impl Iterator<Item = Option<i64>>) -> PartitionOrder {
+/// The month group of each row with these timestamps (microseconds), and
+/// each group's month and row count, in the order first seen.
+pub fn month_groups(
+    stamps: impl Iterator<Item = Option<i64>>,
+) -> (Vec<u32>, Vec<(Option<MonthKey>, usize)>) {
     let mut months = UtcMonths::default();
     let mut groups: Vec<(Option<MonthKey>, usize)> = Vec::new();
     let mut index: FxHashMap<Option<MonthKey>, usize> = FxHashMap::default();
-    let mut group_of: Vec<u32> = Vec::new();
+    let mut group_of: Vec<u32> = Vec::with_capacity(stamps.size_hint().0);
     let mut last: Option<(Option<MonthKey>, usize)> = None;
-    let mut grouped = true;
     for us in stamps {
         let key = us.and_then(|us| months.of(us));
         let g = match last {
@@ -81,8 +93,6 @@ pub fn partition_order(stamps: impl Iterator<Item = Option<i64>>) -> PartitionOr
                     groups.push((key, 0));
                     groups.len() - 1
                 });
-                // A month seen before, after another: not grouped.
-                grouped &= g + 1 == groups.len() && groups[g].1 == 0;
                 last = Some((key, g));
                 g
             }
@@ -90,12 +100,22 @@ pub fn partition_order(stamps: impl Iterator<Item = Option<i64>>) -> PartitionOr
         groups[g].1 += 1;
         group_of.push(g as u32);
     }
+    (group_of, groups)
+}
+
+/// How to group rows with these timestamps (microseconds) by UTC month.
+pub fn partition_order(stamps: impl Iterator<Item = Option<i64>>) -> PartitionOrder {
+    let (group_of, groups) = month_groups(stamps);
     let mut runs = Vec::with_capacity(groups.len());
     let mut offset = 0;
     for (key, count) in &groups {
         runs.push((*key, offset, *count));
         offset += count;
     }
+    // Grouped when every row's group is the one before or the next new one.
+    let grouped = group_of
+        .windows(2)
+        .all(|w| w[1] == w[0] || w[1] == w[0] + 1);
     let order = (!grouped).then(|| {
         let mut next: Vec<usize> = runs.iter().map(|r| r.1).collect();
         let mut order = vec![0 as IdxSize; group_of.len()];
@@ -127,6 +147,8 @@ pub fn split_by_month(rows: DataFrame, column: &str) -> PolarsResult<Vec<(String
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
+
     use super::*;
 
     fn us(text: &str) -> Option<i64> {
@@ -159,6 +181,28 @@ mod tests {
         assert_eq!(key(&mut m, "1969-12-31T23:59:59Z"), Some(1969 * 12 + 11));
         assert_eq!(partition_name(Some(1969 * 12 + 11)), "month=1969-12");
         assert_eq!(partition_name(None), "month=unknown");
+    }
+
+    #[test]
+    fn months_agree_with_chrono_across_years_in_any_order() {
+        let mut m = UtcMonths::default();
+        let step = (7 * 3600 + 13 * 60) * 1_000_000i64 + 17;
+        let from = us("1968-02-27T00:00:00Z").unwrap();
+        let to = us("2101-03-02T00:00:00Z").unwrap();
+        let stamps = (0..)
+            .map(|i| from + i * step)
+            .take_while(|t| *t < to)
+            // Forward, then back and forth between far months.
+            .flat_map(|t| [t, from + to - t]);
+        for t in stamps {
+            let c = DateTime::from_timestamp_micros(t).unwrap();
+            let want = c.year() * 12 + c.month0() as i32;
+            assert_eq!(m.of(t), Some(want), "{c}");
+            assert_eq!(m.of(t - 1), {
+                let c = DateTime::from_timestamp_micros(t - 1).unwrap();
+                Some(c.year() * 12 + c.month0() as i32)
+            });
+        }
     }
 
     #[test]
