@@ -2,15 +2,15 @@
 //! table's partition column), without copying rows that already come
 //! grouped by month.
 //!
-//! A batch of an export spans a few months, in runs (rows of nearby days
-//! together). Splitting it with polars (`partition_by` on a computed month
+//! Splitting a batch with polars (`partition_by` on a computed month
 //! column) gathered every column of every row into a new frame per month:
 //! about a tenth of the CPU of reading a CSV. Here the month of each row is
-//! found from its timestamp (one comparison while it stays in the month of
-//! the row before), and a batch whose months each come as one run is cut
-//! into slices that share its buffers. `ingest::Batch` builds its sessions
-//! frame in that order (`partition_order`), so the rows it stages are never
-//! gathered before the merge sorts them.
+//! found from its day number (one comparison while it stays in the month
+//! of the row before), and a batch whose months each come as one run (an
+//! export sorted by time) is cut into slices that share its buffers; other
+//! batches are grouped by one gather. `ingest::Batch` pushes each session
+//! into its month's builders (`month_groups`), so the sessions it stages
+//! are never gathered before the merge sorts them.
 
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
