@@ -555,9 +555,10 @@ pub struct IngestArgs {
     pub lock_timeout: u64,
 
     /// Rows gathered in memory before they are set aside on disk (bounds
-    /// memory on inputs larger than RAM; tests use small values)
-    #[arg(long, default_value_t = 200_000, value_name = "ROWS", hide = true)]
-    pub spill_rows: usize,
+    /// memory on inputs larger than RAM; tests use small values). Default:
+    /// 50,000 when the inputs fit twice in the staging memory, else 200,000
+    #[arg(long, value_name = "ROWS", hide = true)]
+    pub spill_rows: Option<usize>,
 
     /// MiB of gathered rows kept in memory before they go to staging files
     /// on disk (0: always to disk, as tests of crash safety need). Default:

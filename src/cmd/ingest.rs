@@ -42,9 +42,15 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
 
-    txn.set_stage_memory(match args.stage_memory {
+    let stage_memory = match args.stage_memory {
         Some(mib) => mib.saturating_mul(1 << 20),
         None => store::stage_memory_for(crate::memory::available()),
+    };
+    txn.set_stage_memory(stage_memory);
+    let input_bytes: u64 = inputs.iter().map(ingest::Input::size).sum();
+    let spill_rows = args.spill_rows.unwrap_or_else(|| {
+        let known = !inputs.iter().any(ingest::Input::is_stdin);
+        ingest::spill_rows_for(known.then_some(input_bytes), stage_memory)
     });
     if let Some(previous) = txn.crashed_writer() {
         note(
@@ -74,7 +80,7 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             },
         },
         station_zones: HashMap::new(),
-        spill_rows: args.spill_rows,
+        spill_rows,
     };
     sessions.station_zones = station_zones(&store, &station_meta)?;
     let opts = ReadOptions {
@@ -97,7 +103,6 @@ pub fn run(args: &IngestArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let mut frames = Frames::default();
-    let input_bytes: u64 = inputs.iter().map(ingest::Input::size).sum();
     if input_bytes > (args.ocpp_memory as u64).saturating_mul(1 << 20) {
         // Frames of large dumps wait on disk, in buckets of charge points
         // (about 128 MiB of input each), not in memory.

@@ -86,6 +86,25 @@ pub enum IngestError {
     Spill(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Rows a CSV reader gathers before handing them on to be staged, when not
+/// given (`--spill-rows`). Inputs whose bytes fit twice in the staging
+/// memory (`stage_memory`) are staged in memory: in batches of 50,000 rows,
+/// the rows just mapped are still in the processor's cache when they are
+/// turned into columns, and the last batch, built once reading is done,
+/// is short (1M-row CSV 1.00-1.08 s with 200,000-row batches, 0.92-1.02 s
+/// with 50,000, and about 80 MB less at the peak). Larger inputs, or stdin,
+/// whose size is not known, go to staging files: in batches of 200,000
+/// rows, the files are four times fewer (10M rows with 256 MiB of staging
+/// memory 13.7 s, against 16.3 s with 50,000-row batches).
+pub fn spill_rows_for(input_bytes: Option<u64>, stage_memory: usize) -> usize {
+    let fits = input_bytes.is_some_and(|b| b.saturating_mul(2) <= stage_memory as u64);
+    if fits {
+        50_000
+    } else {
+        200_000
+    }
+}
+
 /// Takes the rows a reader has gathered when its batch grows past
 /// `SessionOptions::spill_rows`, so a file larger than memory streams
 /// through; it must leave the batch's row vectors empty.
@@ -354,6 +373,11 @@ impl Input {
         Ok(buf)
     }
 
+    /// Standard input, whose size is not known before it is read.
+    pub fn is_stdin(&self) -> bool {
+        matches!(self.data, InputData::Stdin(_))
+    }
+
     pub fn path(&self) -> Option<&Path> {
         match &self.data {
             InputData::File(p) => Some(p),
@@ -594,6 +618,20 @@ pub fn read_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Small batches only when staging surely stays in memory: inputs of
+    /// known size that fit twice in its budget.
+    #[test]
+    fn batches_are_small_only_for_inputs_staged_in_memory() {
+        const MIB: usize = 1 << 20;
+        assert_eq!(spill_rows_for(Some(110 * MIB as u64), 2048 * MIB), 50_000);
+        assert_eq!(spill_rows_for(Some(1024 * MIB as u64), 2048 * MIB), 50_000);
+        assert_eq!(spill_rows_for(Some(1107 * MIB as u64), 2048 * MIB), 200_000);
+        assert_eq!(spill_rows_for(Some(200 * MIB as u64), 256 * MIB), 200_000);
+        assert_eq!(spill_rows_for(Some(0), 0), 50_000);
+        // Stdin: its size is not known.
+        assert_eq!(spill_rows_for(None, 2048 * MIB), 200_000);
+    }
 
     /// Every reader reads its input to the end, so an input hashed on the
     /// way leaves the fingerprint a pass of its own gives: CSV (with a
