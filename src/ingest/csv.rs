@@ -388,8 +388,11 @@ fn screen(
     })
 }
 
-/// Rows mapped per chunk (fewer when the spill threshold is lower).
-const MAP_CHUNK: usize = 16 * 1024;
+/// Rows mapped per chunk (fewer when the spill threshold is lower). Each
+/// core's share of a chunk of 8k rows (about 1.2 MB of session rows) is
+/// still in its cache when it is moved into the batch: 1M rows 0.88-0.94 s
+/// against 0.96-0.99 s with 16k, 0.93-0.98 s with 4k (5 runs each).
+const MAP_CHUNK: usize = 8 * 1024;
 
 /// A row read and checked, waiting for its chunk to be mapped.
 enum Pending {
