@@ -8,7 +8,7 @@ use compact_str::CompactString;
 use polars::prelude::*;
 
 use crate::schema::{col, Table};
-use crate::store::partition::month_groups;
+use crate::store::partition::{month_groups, month_key};
 
 /// One session in canonical form. Texts are `CompactString`s: ids, tags
 /// and reasons are short, and kept inline (up to 24 bytes) they cost no
@@ -294,7 +294,12 @@ impl Batch {
                 // gathering every row into a frame per month (a tenth of
                 // the CPU of reading a CSV whose months are interleaved).
                 let r = &self.sessions;
-                let (group_of, groups) = month_groups(r.iter().map(|s| Some(micros(&s.start))));
+                // The month from the date as stored (year and day of the
+                // year): no instant is computed for it.
+                let (group_of, groups) = month_groups(
+                    r.iter()
+                        .map(|s| Some(month_key(s.start.naive_utc().date()))),
+                );
                 let mut months: Vec<SessionColumns> = groups
                     .iter()
                     .map(|&(_, n)| SessionColumns::new(n))

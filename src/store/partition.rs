@@ -50,7 +50,7 @@ impl UtcMonths {
         }?;
         self.lo = day - i64::from(date.day0());
         self.hi = i64::from(next.num_days_from_ce()) - EPOCH_FROM_CE;
-        self.key = year * 12 + date.month0() as i32;
+        self.key = month_key(date);
         Some(self.key)
     }
 }
@@ -74,18 +74,21 @@ pub struct PartitionOrder {
     pub runs: Vec<(Option<MonthKey>, usize, usize)>,
 }
 
-/// The month group of each row with these timestamps (microseconds), and
-/// each group's month and row count, in the order first seen.
+/// The month key of a (UTC) date.
+pub fn month_key(date: NaiveDate) -> MonthKey {
+    date.year() * 12 + date.month0() as i32
+}
+
+/// The month group of each row with these month keys, and each group's
+/// month and row count, in the order first seen.
 pub fn month_groups(
-    stamps: impl Iterator<Item = Option<i64>>,
+    keys: impl Iterator<Item = Option<MonthKey>>,
 ) -> (Vec<u32>, Vec<(Option<MonthKey>, usize)>) {
-    let mut months = UtcMonths::default();
     let mut groups: Vec<(Option<MonthKey>, usize)> = Vec::new();
     let mut index: FxHashMap<Option<MonthKey>, usize> = FxHashMap::default();
-    let mut group_of: Vec<u32> = Vec::with_capacity(stamps.size_hint().0);
+    let mut group_of: Vec<u32> = Vec::with_capacity(keys.size_hint().0);
     let mut last: Option<(Option<MonthKey>, usize)> = None;
-    for us in stamps {
-        let key = us.and_then(|us| months.of(us));
+    for key in keys {
         let g = match last {
             Some((k, g)) if k == key => g,
             _ => {
@@ -105,7 +108,8 @@ pub fn month_groups(
 
 /// How to group rows with these timestamps (microseconds) by UTC month.
 pub fn partition_order(stamps: impl Iterator<Item = Option<i64>>) -> PartitionOrder {
-    let (group_of, groups) = month_groups(stamps);
+    let mut months = UtcMonths::default();
+    let (group_of, groups) = month_groups(stamps.map(|us| us.and_then(|us| months.of(us))));
     let mut runs = Vec::with_capacity(groups.len());
     let mut offset = 0;
     for (key, count) in &groups {
@@ -181,6 +185,9 @@ mod tests {
         assert_eq!(key(&mut m, "1969-12-31T23:59:59Z"), Some(1969 * 12 + 11));
         assert_eq!(partition_name(Some(1969 * 12 + 11)), "month=1969-12");
         assert_eq!(partition_name(None), "month=unknown");
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+        assert_eq!(month_key(date(2026, 3, 31)), 2026 * 12 + 2);
+        assert_eq!(month_key(date(1969, 12, 1)), 1969 * 12 + 11);
     }
 
     #[test]
