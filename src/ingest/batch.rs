@@ -176,7 +176,6 @@ fn frame(height: usize, columns: Vec<Column>) -> DataFrame {
 /// the wide rows into every column's builder: a pass per column read the
 /// whole row vector 17 times).
 struct SessionColumns<'a> {
-    n: usize,
     texts: [StringChunkedBuilder; 7],
     connector: PrimitiveChunkedBuilder<Int32Type>,
     times: [PrimitiveChunkedBuilder<Int64Type>; 3],
@@ -192,7 +191,6 @@ impl<'a> SessionColumns<'a> {
         let time = |name: &str| PrimitiveChunkedBuilder::<Int64Type>::new(name.into(), n);
         let number = |name: &str| PrimitiveChunkedBuilder::<Float64Type>::new(name.into(), n);
         SessionColumns {
-            n: 0,
             texts: [
                 text(SESSION_UID),
                 text(TRANSACTION_ID),
@@ -236,10 +234,11 @@ impl<'a> SessionColumns<'a> {
         source.append_value(s.source);
         self.line.append_option(s.source_line);
         self.files.push(&s.source_file);
-        self.n += 1;
     }
 
     fn finish(self) -> DataFrame {
+        // One file entry per row pushed.
+        let n = self.files.len();
         let [uid, tx, station, tag, auth, reason, source] = self.texts;
         let [start, stop, cend] = self.times;
         let [m0, m1, energy, power] = self.numbers;
@@ -249,7 +248,7 @@ impl<'a> SessionColumns<'a> {
                 .into_column()
         };
         frame(
-            self.n,
+            n,
             vec![
                 uid.finish().into_column(),
                 tx.finish().into_column(),
@@ -266,7 +265,7 @@ impl<'a> SessionColumns<'a> {
                 power.finish().into_column(),
                 reason.finish().into_column(),
                 source.finish().into_column(),
-                repeated_str_column(col::SOURCE_FILE, self.n, self.files.into_iter().map(Some)),
+                repeated_str_column(col::SOURCE_FILE, n, self.files.into_iter().map(Some)),
                 self.line.finish().into_column(),
             ],
         )
