@@ -33,7 +33,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use thiserror::Error;
 
@@ -296,9 +296,8 @@ fn partition_overlaps(partition: &str, range: &TimeRange) -> bool {
     let Some(month) = manifest::partition_month(partition) else {
         return true;
     };
-    let month_of = |t: DateTime<Utc>| format!("{:04}-{:02}", t.year(), t.month());
     if let Some(since) = range.since {
-        if month < month_of(since).as_str() {
+        if month < partition::month_of(since).as_str() {
             return false;
         }
     }
@@ -306,7 +305,7 @@ fn partition_overlaps(partition: &str, range: &TimeRange) -> bool {
         // `until` is exclusive: a range ending at 2026-11-01T00:00 does not
         // need November.
         let last = until - chrono::Duration::microseconds(1);
-        if month > month_of(last).as_str() {
+        if month > partition::month_of(last).as_str() {
             return false;
         }
     }

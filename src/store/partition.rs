@@ -12,7 +12,7 @@
 //! into its month's builders (`month_groups`), so the sessions it stages
 //! are never gathered before the merge sorts them.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -58,10 +58,18 @@ impl UtcMonths {
 /// The partition name (`month=2026-03`) of a month key, `month=unknown`
 /// for rows without a time.
 pub fn partition_name(key: Option<MonthKey>) -> String {
-    super::manifest::month_partition(&key.map_or_else(
-        || "unknown".to_string(),
-        |m| format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
-    ))
+    super::manifest::month_partition(&key.map_or_else(|| "unknown".to_string(), month_text))
+}
+
+/// A month key as partitions name it: `2026-03`.
+fn month_text(key: MonthKey) -> String {
+    format!("{:04}-{:02}", key.div_euclid(12), key.rem_euclid(12) + 1)
+}
+
+/// The month (`2026-03`) an instant falls in, in UTC, as its partition
+/// names it.
+pub fn month_of(t: DateTime<Utc>) -> String {
+    month_text(month_key(t.date_naive()))
 }
 
 /// Rows grouped by month, in the order each month is first seen; rows
@@ -151,8 +159,6 @@ pub fn split_by_month(rows: DataFrame, column: &str) -> PolarsResult<Vec<(String
 
 #[cfg(test)]
 mod tests {
-    use chrono::DateTime;
-
     use super::*;
 
     fn us(text: &str) -> Option<i64> {
@@ -188,6 +194,9 @@ mod tests {
         let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a date");
         assert_eq!(month_key(date(2026, 3, 31)), 2026 * 12 + 2);
         assert_eq!(month_key(date(1969, 12, 1)), 1969 * 12 + 11);
+        let at = |t: &str| DateTime::from_timestamp_micros(us(t).unwrap()).unwrap();
+        assert_eq!(month_of(at("2026-04-01T00:30:00+02:00")), "2026-03");
+        assert_eq!(month_of(at("1969-12-31T23:59:59Z")), "1969-12");
     }
 
     #[test]

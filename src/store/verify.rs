@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use chrono::{DateTime, Datelike};
+use chrono::DateTime;
 use polars::prelude::*;
 
 use super::{lock, manifest, scan_files, Store, StoreError};
@@ -53,7 +53,7 @@ pub struct Checked {
 }
 
 fn month_of_micros(us: i64) -> Option<String> {
-    DateTime::from_timestamp_micros(us).map(|t| format!("{:04}-{:02}", t.year(), t.month()))
+    DateTime::from_timestamp_micros(us).map(super::partition::month_of)
 }
 
 /// Check the store.
