@@ -341,9 +341,110 @@ impl Curve {
 /// The local times of day where a tariff's prices may change.
 type DayTimes = smallvec::SmallVec<[NaiveTime; 8]>;
 
-/// The instants of `times` on local `date` in `zone`, appended to `out`.
-fn local_instants(zone: Tz, date: NaiveDate, times: &DayTimes, out: &mut Vec<DateTime<Utc>>) {
-    type Key = (Tz, NaiveDate, DayTimes);
+/// What pricing needs of a tariff that is the same for every session,
+/// worked out once per tariff rather than for each session of a month:
+/// it was a tenth of the time spent pricing a large month.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// Tells this plan's days apart in each thread's cache of local
+    /// instants (unique for the life of the process).
+    id: u64,
+    /// The local times of day where a restriction starts or ends (and
+    /// midnight when one reads the date), sorted, each once.
+    times: DayTimes,
+    /// Whether an element is restricted by energy, or by power.
+    by_energy: bool,
+    by_power: bool,
+    /// The first VAT rate the tariff names (for lines without their own),
+    /// and 1 + that rate / 100.
+    main_vat: Decimal,
+    main_vat_factor: Decimal,
+    /// 1 + VAT / 100 of each element's component of each dimension.
+    vat_factors: Vec<ByDimension<Decimal>>,
+}
+
+/// 1 + `vat` / 100: what an amount excluding VAT is multiplied by.
+fn vat_factor(vat: Decimal) -> Decimal {
+    Decimal::ONE + vat / Decimal::ONE_HUNDRED
+}
+
+impl Plan {
+    fn of(t: &Tariff) -> Plan {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let calendar = t.elements.iter().any(|e| {
+            let r = &e.restrictions;
+            r.days.is_some() || r.start_date.is_some() || r.end_date.is_some() || r.months.is_some()
+        });
+        let mut times: DayTimes = t
+            .elements
+            .iter()
+            .flat_map(|e| [e.restrictions.start_time, e.restrictions.end_time])
+            .flatten()
+            .chain(calendar.then_some(NaiveTime::MIN))
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        let main_vat = t
+            .elements
+            .iter()
+            .flat_map(|e| &e.components)
+            .find_map(|c| c.vat)
+            .unwrap_or_default();
+        Plan {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            times,
+            by_energy: t
+                .elements
+                .iter()
+                .any(|e| e.restrictions.min_kwh.is_some() || e.restrictions.max_kwh.is_some()),
+            by_power: t.elements.iter().any(|e| {
+                e.restrictions.min_power_kw.is_some() || e.restrictions.max_power_kw.is_some()
+            }),
+            main_vat,
+            main_vat_factor: vat_factor(main_vat),
+            vat_factors: t
+                .elements
+                .iter()
+                .map(|e| {
+                    let mut f = ByDimension::default();
+                    // The first component of a dimension prices it (as in `lookup`).
+                    for c in e.components.iter().rev() {
+                        f.insert(c.dimension, vat_factor(c.vat.unwrap_or_default()));
+                    }
+                    f
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A tariff's [`Plan`], made on first use. Derived from the tariff's
+/// fields: a copy of the tariff makes its own, and two tariffs compare
+/// equal whatever their cells hold.
+#[derive(Debug, Default)]
+pub(crate) struct PlanCell(std::sync::OnceLock<Plan>);
+
+impl Clone for PlanCell {
+    fn clone(&self) -> Self {
+        PlanCell::default()
+    }
+}
+
+impl PartialEq for PlanCell {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Tariff {
+    fn plan(&self) -> &Plan {
+        self.plan.0.get_or_init(|| Plan::of(self))
+    }
+}
+
+/// The instants of `plan`'s times on local `date` in `zone`, appended to `out`.
+fn local_instants(zone: Tz, date: NaiveDate, plan: &Plan, out: &mut Vec<DateTime<Utc>>) {
+    type Key = (u64, Tz, NaiveDate);
     thread_local! {
         // Sessions of a month share a few dozen days and a tariff's few
         // boundary times: each day is resolved once per thread, not per
@@ -353,9 +454,8 @@ fn local_instants(zone: Tz, date: NaiveDate, times: &DayTimes, out: &mut Vec<Dat
     }
     SEEN.with(|seen| {
         let mut seen = seen.borrow_mut();
-        let key = (zone, date, times.clone());
-        let instants = seen.entry(key).or_insert_with(|| {
-            times
+        let instants = seen.entry((plan.id, zone, date)).or_insert_with(|| {
+            plan.times
                 .iter()
                 .map(|time| {
                     // Earliest reading on a fold, shifted forward in a gap (see timeutil).
@@ -370,21 +470,7 @@ fn local_instants(zone: Tz, date: NaiveDate, times: &DayTimes, out: &mut Vec<Dat
 
 /// Where prices may change.
 fn boundaries(s: &SessionInput, t: &Tariff, zone: Tz, curve: &Curve) -> Vec<DateTime<Utc>> {
-    // The local times of day where a restriction starts or ends (midnight
-    // too when one reads the date), each once: a few for any tariff.
-    let calendar = t.elements.iter().any(|e| {
-        let r = &e.restrictions;
-        r.days.is_some() || r.start_date.is_some() || r.end_date.is_some() || r.months.is_some()
-    });
-    let mut times: DayTimes = t
-        .elements
-        .iter()
-        .flat_map(|e| [e.restrictions.start_time, e.restrictions.end_time])
-        .flatten()
-        .chain(calendar.then_some(NaiveTime::MIN))
-        .collect();
-    times.sort_unstable();
-    times.dedup();
+    let plan = t.plan();
     // The session's local days and the day before: a time of the day
     // before can fall inside the session when a DST gap shifts it past
     // midnight. A time of the day after its stop is after its stop (gaps
@@ -392,11 +478,11 @@ fn boundaries(s: &SessionInput, t: &Tariff, zone: Tz, curve: &Curve) -> Vec<Date
     let first = s.start.with_timezone(&zone).date_naive() - Duration::days(1);
     let last = s.stop.with_timezone(&zone).date_naive();
     let days = (last - first).num_days().max(0) as usize + 1;
-    let mut out = Vec::with_capacity(4 + days * times.len() + 2 * t.elements.len());
+    let mut out = Vec::with_capacity(4 + days * plan.times.len() + 2 * t.elements.len());
     out.extend([s.start, s.charging_end, s.stop]);
     let mut day = first;
     while day <= last {
-        local_instants(zone, day, &times, &mut out);
+        local_instants(zone, day, plan, &mut out);
         day += Duration::days(1);
     }
     for e in &t.elements {
@@ -479,14 +565,8 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     // The energy at each cut, once; the energy and power restrictions are
     // only worked out (two divisions a period) for tariffs that have them.
     let energy_at: Vec<Decimal> = cuts.iter().map(|c| curve.at(*c)).collect();
-    let by_energy = t
-        .elements
-        .iter()
-        .any(|e| e.restrictions.min_kwh.is_some() || e.restrictions.max_kwh.is_some());
-    let by_power = t
-        .elements
-        .iter()
-        .any(|e| e.restrictions.min_power_kw.is_some() || e.restrictions.max_power_kw.is_some());
+    let plan = t.plan();
+    let (by_energy, by_power) = (plan.by_energy, plan.by_power);
     for (j, w) in cuts.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
         if b <= a {
@@ -635,12 +715,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
             power_kw: Decimal::ZERO,
         },
     );
-    let main_vat = t
-        .elements
-        .iter()
-        .flat_map(|e| &e.components)
-        .find_map(|c| c.vat)
-        .unwrap_or_default();
+    let main_vat = plan.main_vat;
     let mut lines = Vec::new();
     let mut exact_by_dimension: BTreeMap<Dimension, Decimal> = BTreeMap::new();
     let mut exact_incl = Decimal::ZERO;
@@ -685,7 +760,11 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
             continue;
         }
         *exact_by_dimension.entry(*dim).or_default() += exact;
-        exact_incl += exact * (Decimal::ONE + c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED);
+        exact_incl += exact
+            * plan.vat_factors[*el]
+                .get(*dim)
+                .copied()
+                .unwrap_or(Decimal::ONE);
         lines.push(Line {
             kind,
             label,
@@ -714,12 +793,16 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
                 vat: main_vat,
             });
             *exact_by_dimension.entry(Dimension::Parking).or_default() -= over;
-            exact_incl -= over * (Decimal::ONE + main_vat / Decimal::ONE_HUNDRED);
+            exact_incl -= over * plan.main_vat_factor;
         }
     }
     if let Some((el, c)) = flat {
         *exact_by_dimension.entry(Dimension::Flat).or_default() += c.price;
-        exact_incl += c.price * (Decimal::ONE + c.vat.unwrap_or_default() / Decimal::ONE_HUNDRED);
+        exact_incl += c.price
+            * plan.vat_factors[el]
+                .get(Dimension::Flat)
+                .copied()
+                .unwrap_or(Decimal::ONE);
         lines.push(Line {
             kind: LineKind::Fee,
             label: t.elements[el].name.as_str().into(),
@@ -800,7 +883,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     // The CDR total (OCPI): exact dimension amounts, clamped to min/max
     // excluding and including VAT independently.
     let mut exact_excl: Decimal = exact_by_dimension.values().sum();
-    let vat_factor = Decimal::ONE + main_vat / Decimal::ONE_HUNDRED;
+    let vat_factor = plan.main_vat_factor;
     if let Some(min) = t.min_price {
         if exact_excl < min {
             exact_excl = min;

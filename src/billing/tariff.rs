@@ -189,6 +189,9 @@ pub struct Tariff {
     /// Most the idle part of a session can cost (evmon only).
     pub idle_cap: Option<Decimal>,
     pub discounts: Vec<Discount>,
+    /// What pricing works out once from the fields above (see
+    /// `engine::Plan`), on first use.
+    pub(crate) plan: super::engine::PlanCell,
 }
 
 impl Tariff {
@@ -714,6 +717,7 @@ pub fn parse_toml(path: &str, text: &str) -> Result<TariffSet, TariffError> {
                 .map_or(0, |i| i64::from(i.grace_minutes) * 60),
             idle_cap: t.idle.as_ref().and_then(|i| i.cap.map(|c| c.0)),
             discounts,
+            plan: Default::default(),
         });
     }
     let mut customers = HashMap::new();
@@ -915,6 +919,7 @@ pub fn parse_ocpi(path: &str, text: &str) -> Result<TariffSet, TariffError> {
             idle_grace_s: 0,
             idle_cap: None,
             discounts: Vec::new(),
+            plan: Default::default(),
         });
     }
     Ok(TariffSet {
