@@ -241,6 +241,49 @@ fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> Decimal {
     }
 }
 
+/// Wh as kWh: the same value dividing by 1000 gives, with the point
+/// moved rather than divided for (a division is a library call, twice a
+/// period of every session). Its scale may be larger than the quotient's;
+/// every output of an energy rounds or normalizes it.
+fn kwh(wh: Decimal) -> Decimal {
+    match wh.scale() {
+        s if s <= Decimal::MAX_SCALE - 3 => Decimal::from_i128_with_scale(wh.mantissa(), s + 3),
+        _ => wh / Decimal::from(1000),
+    }
+}
+
+/// `v0 + (v1 - v0) * n / d` rounded to the mWh (half to even, as
+/// `round_dp` does), in integer arithmetic: exact where the decimal
+/// quotient `n / d` is cut at 28 digits, and without its division. `None`
+/// when the values have more than three decimals or do not fit.
+fn interpolate(v0: Decimal, v1: Decimal, n: i64, d: i64) -> Option<Decimal> {
+    if v0.scale() > 3 || v1.scale() > 3 || d <= 0 || n < 0 || n > d {
+        return None;
+    }
+    // Both in mWh.
+    let mwh = |v: Decimal| v.mantissa().checked_mul(10i128.pow(3 - v.scale()));
+    let (a, b) = (mwh(v0)?, mwh(v1)?);
+    let step = (b - a).checked_mul(i128::from(n))?;
+    // The machine's division when it fits (nearly always), else i128's.
+    let (mut q, r) = match i64::try_from(step) {
+        Ok(step) => (
+            i128::from(step.div_euclid(d)),
+            i128::from(step.rem_euclid(d)),
+        ),
+        Err(_) => (
+            step.div_euclid(i128::from(d)),
+            step.rem_euclid(i128::from(d)),
+        ),
+    };
+    let d = i128::from(d);
+    // 0 <= r < d: up past the half, and on it to the even total.
+    if 2 * r > d || (2 * r == d && (a + q) % 2 != 0) {
+        q += 1;
+    }
+    let total = a.checked_add(q)?;
+    (total.unsigned_abs() < 1u128 << 96).then(|| Decimal::from_i128_with_scale(total, 3))
+}
+
 /// Cumulative energy delivered since the start, in Wh, at any instant.
 struct Curve {
     /// (time, cumulative Wh), increasing in time; ends at the session's energy.
@@ -310,12 +353,15 @@ impl Curve {
         }
         for w in p.windows(2) {
             if t <= w[1].0 {
-                let span = seconds(w[0].0, w[1].0);
-                if span.is_zero() {
+                let span = (w[1].0 - w[0].0).num_milliseconds();
+                if span == 0 {
                     return w[1].1;
                 }
-                let frac = seconds(w[0].0, t) / span;
-                return (w[0].1 + (w[1].1 - w[0].1) * frac).round_dp(3);
+                let into = (t - w[0].0).num_milliseconds();
+                return interpolate(w[0].1, w[1].1, into, span).unwrap_or_else(|| {
+                    let frac = Decimal::from(into) / Decimal::from(span);
+                    (w[0].1 + (w[1].1 - w[0].1) * frac).round_dp(3)
+                });
             }
         }
         p[p.len() - 1].1
@@ -469,13 +515,20 @@ fn local_instants(zone: Tz, date: NaiveDate, plan: &Plan, out: &mut Vec<DateTime
 }
 
 /// Where prices may change.
-fn boundaries(s: &SessionInput, t: &Tariff, zone: Tz, curve: &Curve) -> Vec<DateTime<Utc>> {
+/// `start_local` is the session's start read in `zone`.
+fn boundaries(
+    s: &SessionInput,
+    t: &Tariff,
+    zone: Tz,
+    start_local: chrono::NaiveDateTime,
+    curve: &Curve,
+) -> Vec<DateTime<Utc>> {
     let plan = t.plan();
     // The session's local days and the day before: a time of the day
     // before can fall inside the session when a DST gap shifts it past
     // midnight. A time of the day after its stop is after its stop (gaps
     // only shift forward, and folds resolve to their earliest instant).
-    let first = s.start.with_timezone(&zone).date_naive() - Duration::days(1);
+    let first = start_local.date() - Duration::days(1);
     let last = s.stop.with_timezone(&zone).date_naive();
     let days = (last - first).num_days().max(0) as usize + 1;
     let mut out = Vec::with_capacity(4 + days * plan.times.len() + 2 * t.elements.len());
@@ -558,7 +611,11 @@ fn ceil_to_step(v: Decimal, step: u32) -> Decimal {
 /// The session's texts move into its bill.
 pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     let curve = Curve::build(&s);
-    let cuts = boundaries(&s, t, zone, &curve);
+    // The start read in the zone, once: the boundaries, the first period
+    // and the flat fee all need it, and reading an instant in a zone
+    // searches the zone's transitions (a fifth of the time pricing took).
+    let start_local = s.start.with_timezone(&zone).naive_local();
+    let cuts = boundaries(&s, t, zone, start_local, &curve);
     let grace_end = s.charging_end + Duration::seconds(t.idle_grace_s);
     let mut periods: Vec<Period> = Vec::with_capacity(cuts.len());
     let mut components: Vec<ByDimension<Component>> = Vec::with_capacity(cuts.len());
@@ -580,15 +637,19 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
         let energy = energy_at[j + 1] - energy_at[j];
         let secs = seconds(a, b);
         let snapshot = Snapshot {
-            local: a.with_timezone(&zone).naive_local(),
+            local: if a == s.start {
+                start_local
+            } else {
+                a.with_timezone(&zone).naive_local()
+            },
             kwh: if by_energy {
-                energy_at[j] / Decimal::from(1000)
+                kwh(energy_at[j])
             } else {
                 Decimal::ZERO
             },
             duration_s: (a - s.start).num_seconds(),
             power_kw: match by_power.then(|| secs / Decimal::from(3600)) {
-                Some(hours) if !hours.is_zero() => energy / Decimal::from(1000) / hours,
+                Some(hours) if !hours.is_zero() => kwh(energy) / hours,
                 _ => Decimal::ZERO,
             },
         };
@@ -619,7 +680,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     // A session with no length still has its energy (all at the start).
     if periods.is_empty() {
         let snapshot = Snapshot {
-            local: s.start.with_timezone(&zone).naive_local(),
+            local: start_local,
             kwh: Decimal::ZERO,
             duration_s: 0,
             power_kw: Decimal::ZERO,
@@ -693,7 +754,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
                 continue;
             };
             let quantity = match (dim, p.phase) {
-                (Dimension::Energy, _) => p.energy_wh / Decimal::from(1000),
+                (Dimension::Energy, _) => kwh(p.energy_wh),
                 (Dimension::Time, Phase::Charging) => p.time_s / hour,
                 (Dimension::Parking, Phase::Parking) => p.time_s / hour,
                 _ => continue,
@@ -709,7 +770,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
         &t.elements,
         Dimension::Flat,
         &Snapshot {
-            local: s.start.with_timezone(&zone).naive_local(),
+            local: start_local,
             kwh: Decimal::ZERO,
             duration_s: 0,
             power_kw: Decimal::ZERO,
@@ -814,8 +875,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
             vat: c.vat.unwrap_or(main_vat),
         });
     }
-    let energy_kwh: Decimal =
-        periods.iter().map(|p| p.energy_wh).sum::<Decimal>() / Decimal::from(1000);
+    let energy_kwh = kwh(periods.iter().map(|p| p.energy_wh).sum::<Decimal>());
 
     // Discounts (evmon), on the rounded lines.
     let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
@@ -979,6 +1039,54 @@ price = 0.40
             "{ms}"
         );
         assert_eq!(fast.to_string(), slow.to_string(), "{ms}");
+    }
+
+    /// The interpolation as decimals, as the energy at an instant was
+    /// worked out before `interpolate`.
+    fn decimal_interpolation(v0: Decimal, v1: Decimal, n: i64, d: i64) -> Decimal {
+        (v0 + (v1 - v0) * (Decimal::from(n) / Decimal::from(d))).round_dp(3)
+    }
+
+    #[test]
+    fn interpolation_rounds_half_to_even() {
+        let wh = |s: &str| Decimal::from_str(s).unwrap();
+        // 0.0005 Wh and 0.0015 Wh: ties, to the even mWh.
+        assert_eq!(interpolate(wh("0"), wh("0.001"), 1, 2), Some(wh("0.000")));
+        assert_eq!(
+            interpolate(wh("0.001"), wh("0.002"), 1, 2),
+            Some(wh("0.002"))
+        );
+        // A third of 10 Wh, and the ends.
+        assert_eq!(interpolate(wh("0"), wh("10"), 1, 3), Some(wh("3.333")));
+        assert_eq!(interpolate(wh("5"), wh("27825.000"), 0, 7), Some(wh("5")));
+        assert_eq!(
+            interpolate(wh("5"), wh("27825.000"), 7, 7),
+            Some(wh("27825"))
+        );
+        // 3 mWh in sixths: a tie the cut decimal quotient (1/6) missed.
+        assert_eq!(interpolate(wh("0"), wh("0.003"), 1, 6), Some(wh("0.000")));
+        // More than three decimals: left to the decimals.
+        assert_eq!(interpolate(wh("0.0001"), wh("1"), 1, 2), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn interpolation_is_the_decimal_one_but_on_ties(
+            a in 0i64..10i64.pow(12),
+            step in 0i64..10i64.pow(9),
+            d in 1i64..10i64.pow(10),
+            at in 0.0f64..=1.0,
+        ) {
+            let n = ((d as f64) * at) as i64;
+            let (v0, v1) = (Decimal::new(a, 3), Decimal::new(a + step, 3));
+            let fast = interpolate(v0, v1, n, d).unwrap();
+            let tie = (i128::from(step) * i128::from(n) * 2) % i128::from(d) == 0
+                && (i128::from(step) * i128::from(n)) % i128::from(d) != 0;
+            if !tie {
+                proptest::prop_assert_eq!(fast, decimal_interpolation(v0, v1, n, d));
+            }
+            proptest::prop_assert!(fast >= v0 && fast <= v1);
+        }
     }
 
     #[test]
