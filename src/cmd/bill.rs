@@ -670,15 +670,19 @@ pub(crate) fn price<T: Send>(
             };
             Some(Ok((session, i, zone)))
         };
-    // Each core keeps its own two lists (in session order): joined into
-    // one, the bills of a large month were copied once more on one core.
+    // The sessions are priced in runs of a few thousand, each into a list
+    // sized for the whole run (pages never written are never touched), in
+    // session order: lists grown as bills came were copied and faulted in
+    // again at every doubling, and joined into one they were copied once
+    // more on one core.
+    const RUN: usize = 4096;
     let parts: Vec<(Vec<T>, Vec<Unbillable>)> = input
         .sessions
-        .par_iter()
-        .filter_map(sort)
-        .fold(
-            || (Vec::new(), Vec::new()),
-            |(mut bills, mut unbillable), r| {
+        .par_chunks(RUN)
+        .map(|run| {
+            let mut bills = Vec::with_capacity(run.len());
+            let mut unbillable = Vec::new();
+            for r in run.iter().filter_map(sort) {
                 match r {
                     Ok((session, i, zone)) => bills.push(keep(
                         billing::price_session(session, &set.tariffs[i], zone),
@@ -686,9 +690,9 @@ pub(crate) fn price<T: Send>(
                     )),
                     Err(u) => unbillable.push(*u),
                 }
-                (bills, unbillable)
-            },
-        )
+            }
+            (bills, unbillable)
+        })
         .collect();
     let (bills, unbillable): (Vec<Vec<T>>, Vec<Vec<Unbillable>>) = parts.into_iter().unzip();
     let unbillable: Vec<Unbillable> = unbillable.into_iter().flatten().collect();
