@@ -40,48 +40,56 @@ pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
         out.push_str(&r.to_string());
         return;
     };
-    // The digits of the scaled integer with the point put back: what
-    // Decimal's Display prints, without its general formatting.
-    let mut digits = [0u8; 40];
-    let mut at = digits.len();
-    let mut m = m;
-    // 128-bit division is a library call: only digits beyond 64 bits (no
-    // real amount has them) take it, the rest the machine's division.
-    while m > u128::from(u64::MAX) {
-        at -= 1;
-        digits[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-    }
-    let mut m = m as u64;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    let digits = &digits[at..];
+    // The digits of the scaled integer with the point put back, built
+    // right to left in one buffer and appended at once: what Decimal's
+    // Display prints, without its general formatting. At most 29 digits
+    // (below 2^96), the point, a leading zero's and the sign.
     let scale = minor_units as usize;
+    if scale > 28 {
+        let mut r = r;
+        r.rescale(minor_units);
+        out.push_str(&r.to_string());
+        return;
+    }
+    let mut text = [0u8; 40];
+    let mut at = text.len();
+    let mut written = 0;
+    let mut m = m;
+    // Until every digit is out and there is one before the point.
+    while m > 0 || written <= scale {
+        if written == scale && scale > 0 {
+            at -= 1;
+            text[at] = b'.';
+        }
+        // 128-bit division is a library call: only digits beyond 64 bits
+        // (no real amount has them) take it, the rest the machine's.
+        let digit = match u64::try_from(m) {
+            Ok(small) => {
+                m = u128::from(small / 10);
+                small % 10
+            }
+            Err(_) => {
+                let d = (m % 10) as u64;
+                m /= 10;
+                d
+            }
+        };
+        at -= 1;
+        text[at] = b'0' + digit as u8;
+        written += 1;
+    }
     if r.is_sign_negative() {
-        out.push('-');
+        at -= 1;
+        text[at] = b'-';
     }
-    // ASCII digits, always valid UTF-8.
-    fn text(d: &[u8]) -> &str {
-        std::str::from_utf8(d).unwrap_or_default()
-    }
-    if scale == 0 {
-        out.push_str(text(digits));
-    } else if digits.len() > scale {
-        let (whole, frac) = digits.split_at(digits.len() - scale);
-        out.push_str(text(whole));
-        out.push('.');
-        out.push_str(text(frac));
-    } else {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', scale - digits.len()));
-        out.push_str(text(digits));
-    }
+    // ASCII digits, a point and a sign: always valid UTF-8.
+    out.push_str(std::str::from_utf8(&text[at..]).unwrap_or_default());
+}
+
+/// `v` as Decimal's Display prints it (all its decimals), appended to
+/// `out` without the general formatting (two columns of every invoice).
+pub fn write_decimal(out: &mut String, v: Decimal) {
+    write_money(out, v, v.scale());
 }
 
 #[cfg(test)]

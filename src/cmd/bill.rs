@@ -16,9 +16,8 @@ use rustc_hash::FxHashMap;
 
 use super::{note, write_output, write_rows};
 use crate::anomaly::{self, Severity};
-use std::fmt::Write as _;
 
-use crate::billing::money::{money_text, write_money};
+use crate::billing::money::{money_text, write_decimal, write_money};
 use crate::billing::{self, Charge, GroupBy, SessionBill, SessionInput};
 use crate::cli::{BillArgs, BillBy, GlobalArgs};
 use crate::exit;
@@ -424,7 +423,8 @@ fn write_invoices(invoices: &[billing::Invoice<'_>], args: &BillArgs) -> anyhow:
             if n > 0 {
                 out.push_str("; ");
             }
-            let _ = write!(out, "{}%: ", g.rate);
+            write_decimal(out, g.rate);
+            out.push_str("%: ");
             write_money(out, g.base, i.minor_units);
             out.push_str(" -> ");
             write_money(out, g.vat, i.minor_units);
@@ -437,12 +437,9 @@ fn write_invoices(invoices: &[billing::Invoice<'_>], args: &BillArgs) -> anyhow:
         ),
         ("currency", Text(&|out, i| out.push_str(i.currency))),
         ("sessions", Count(|i| i.sessions)),
-        // Display of a Decimal appends without a String of its own.
         (
             "kwh",
-            Text(&|out, i| {
-                let _ = write!(out, "{}", i.kwh.round_dp(3).normalize());
-            }),
+            Text(&|out, i| write_decimal(out, i.kwh.round_dp(3).normalize())),
         ),
         ("energy", Text(&energy)),
         ("time", Text(&time)),
