@@ -831,13 +831,34 @@ pub fn detect(input: &Input, rules: &Rules, kinds: &[String]) -> Vec<Finding> {
         wanted("overlap") || wanted("duplicate_transaction") || wanted("short_burst");
     // Hashed: which connector comes first does not matter, as findings are
     // sorted at the end and ties only arise within one connector's list.
-    let mut by_connector: FxHashMap<(&str, Option<i32>), Vec<&Session>> = FxHashMap::default();
-    for s in input.sessions.iter().filter(|_| per_connector) {
-        by_connector
-            .entry((&*s.station, s.connector))
-            .or_default()
-            .push(s);
-    }
+    // Grouped on every core, a share of the sessions each, the shares'
+    // lists then joined in order: each list keeps the sessions' order.
+    type Lists<'a> = FxHashMap<(&'a str, Option<i32>), Vec<&'a Session>>;
+    let share = input
+        .sessions
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .max(1);
+    let by_connector: Lists = if per_connector {
+        input
+            .sessions
+            .par_chunks(share)
+            .map(|sessions| {
+                let mut lists = Lists::default();
+                for s in sessions {
+                    lists.entry((&*s.station, s.connector)).or_default().push(s);
+                }
+                lists
+            })
+            .reduce(Lists::default, |mut before, after| {
+                for (key, mut list) in after {
+                    before.entry(key).or_default().append(&mut list);
+                }
+                before
+            })
+    } else {
+        Lists::default()
+    };
     // Each connector on any core: findings are sorted at the end, and
     // each connector's come out in the same order as before.
     let connector_findings =
