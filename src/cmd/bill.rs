@@ -495,6 +495,213 @@ pub(crate) struct Priced<T> {
     pub now: DateTime<Utc>,
 }
 
+/// The sessions of a billing window (`--period` or `--since/--until`),
+/// loaded once, with what sorts each into billable or not.
+pub(crate) struct Window<'a> {
+    args: &'a BillArgs,
+    tariff: &'a std::path::Path,
+    set: &'a billing::TariffSet,
+    input: anomaly::Input,
+    /// Station id → site, looked up for every session: Fx hashing.
+    sites: FxHashMap<String, String>,
+    /// Session uid → why a blocking anomaly keeps it from being billed.
+    blocked: FxHashMap<String, String>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// A session to price: its tariff (index in the set) and the zone its
+/// tariff's times are read in.
+type Billable = (usize, Tz);
+
+impl<'a> Window<'a> {
+    /// Load the window's sessions and find those a blocking anomaly keeps
+    /// from being billed.
+    pub(crate) fn open(
+        args: &'a BillArgs,
+        tariff: &'a std::path::Path,
+        set: &'a billing::TariffSet,
+        global: &GlobalArgs,
+    ) -> anyhow::Result<Window<'a>> {
+        let store = Store::open(&global.data)?;
+        let snapshot = store.snapshot()?;
+        let now = timeutil::now();
+
+        // The window: a local month (read with a day's margin, then filtered
+        // per station), or --since/--until.
+        let (since, until) = match args.period {
+            Some(first) => {
+                let next = first
+                    .checked_add_months(chrono::Months::new(1))
+                    .unwrap_or(first);
+                (
+                    first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1),
+                    next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(1),
+                )
+            }
+            None => {
+                let until = args.window.until.unwrap_or(now);
+                let since = args.window.since.ok_or_else(|| {
+                    crate::UsageError(
+                        "give the period to bill: --period YYYY-MM, or --since (and --until)"
+                            .into(),
+                    )
+                })?;
+                (since, until)
+            }
+        };
+        let input = super::anomalies::load(
+            &snapshot,
+            &args.window.station,
+            since - Duration::days(28),
+            since,
+            until,
+            now,
+            None,
+            // Invoices are per id tag, and auth_rejected blocks billing.
+            true,
+            // Of the blocking kinds, only duplicate_transaction looks beyond a
+            // session itself: at sessions of its connector that overlap it.
+            super::anomalies::Before::Overlapping,
+        )?;
+        let stations = snapshot
+            .scan(Table::Stations, &TimeRange::default())?
+            .collect()?;
+        let sites: FxHashMap<String, String> = {
+            let ids = stations.column(col::STATION_ID)?.str()?.clone();
+            let site = stations.column(col::SITE)?.str()?.clone();
+            ids.iter()
+                .zip(site.iter())
+                .filter_map(|(i, s)| Some((i?.to_string(), s?.to_string())))
+                .collect()
+        };
+        let rules = crate::config::load(global.config.as_deref())?.anomalies;
+        let findings = anomaly::detect(
+            &input,
+            &rules,
+            &BLOCKING_KINDS
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>(),
+        );
+        // A session's first finding (in time order) is its reason.
+        let mut blocked: FxHashMap<String, String> = FxHashMap::default();
+        for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {
+            if let Some(uid) = &f.session_uid {
+                blocked
+                    .entry(uid.clone())
+                    .or_insert_with(|| format!("anomaly {}: {}", f.kind, f.detail));
+            }
+        }
+        Ok(Window {
+            args,
+            tariff,
+            set,
+            input,
+            sites,
+            blocked,
+            since,
+            until,
+            now,
+        })
+    }
+
+    /// Whether a session of the window is billed (its tariff and zone),
+    /// not (why), or is outside the period or the id tags asked for
+    /// (`None`). Unbillable sessions are few: boxed, they keep lists of
+    /// results small.
+    fn classify(&self, s: &anomaly::Session) -> Option<Result<Billable, Box<Unbillable>>> {
+        let (args, set) = (self.args, self.set);
+        let site = self.sites.get(&*s.station).map(String::as_str);
+        let tariff_idx = set
+            .tariffs
+            .iter()
+            .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
+            .or_else(|| {
+                set.tariffs
+                    .iter()
+                    .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
+            });
+        let zone = tariff_idx
+            .and_then(|i| set.tariffs[i].timezone)
+            .or_else(|| self.input.zones.get(&*s.station).copied());
+        let in_period = match args.period {
+            Some(first) => {
+                let local: NaiveDate = zone.map_or(s.start.date_naive(), |z| {
+                    s.start.with_timezone(&z).date_naive()
+                });
+                local.year_month() == (first.year_month())
+            }
+            None => s.start >= self.since && s.start < self.until,
+        };
+        if !in_period {
+            return None;
+        }
+        if !args.id_tag.is_empty()
+            && !s
+                .id_tag
+                .as_ref()
+                .is_some_and(|t| args.id_tag.iter().any(|a| **a == **t))
+        {
+            return None;
+        }
+        let reason = if s.stop.is_none() {
+            Some("never stopped".to_string())
+        } else if s.energy_wh.get().is_none() {
+            Some("no energy reading".to_string())
+        } else if tariff_idx.is_none() {
+            // The part before ':' is the reason the summary groups by.
+            Some(format!(
+                "no tariff covers the station: none in {} matches station {}",
+                self.tariff.display(),
+                s.station
+            ))
+        } else if zone.is_none() {
+            Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
+        } else {
+            self.blocked.get(&*s.uid).cloned()
+        };
+        if let Some(reason) = reason {
+            return Some(Err(Box::new(Unbillable {
+                session: s.clone(),
+                reason,
+            })));
+        }
+        Some(tariff_idx.zip(zone).map(Ok)?)
+    }
+
+    /// A billable session priced by its tariff in its zone.
+    fn price(&self, s: &anomaly::Session, (i, zone): Billable) -> SessionBill {
+        // Billable sessions have stopped and have their energy.
+        let stop = s.stop.unwrap_or(s.start);
+        let curve: Vec<(DateTime<Utc>, f64)> = self
+            .input
+            .samples
+            .get(&*s.uid)
+            .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
+            .unwrap_or_default();
+        let customer = s
+            .id_tag
+            .as_ref()
+            .and_then(|t| self.set.customers.get(&**t))
+            .cloned();
+        let session = SessionInput {
+            uid: s.uid.to_string(),
+            station: s.station.to_string(),
+            connector: s.connector,
+            id_tag: s.id_tag.as_deref().map(str::to_string),
+            customer,
+            start: s.start,
+            stop,
+            charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
+            energy_wh: wh_decimal(s.energy_wh.get().unwrap_or_default()),
+            curve,
+        };
+        billing::price_session(session, &self.set.tariffs[i], zone)
+    }
+}
+
 /// Price every session of the window (`--period` or `--since/--until`).
 /// `keep` turns each bill and the index of its tariff in `set` into what
 /// the caller keeps of it.
@@ -505,187 +712,28 @@ pub(crate) fn price<T: Send>(
     global: &GlobalArgs,
     keep: impl Fn(SessionBill, usize) -> T + Sync,
 ) -> anyhow::Result<Priced<T>> {
-    let store = Store::open(&global.data)?;
-    let snapshot = store.snapshot()?;
-    let now = timeutil::now();
-
-    // The window: a local month (read with a day's margin, then filtered per
-    // station), or --since/--until.
-    let (since, until) = match args.period {
-        Some(first) => {
-            let next = first
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(first);
-            (
-                first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::days(1),
-                next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + Duration::days(1),
-            )
-        }
-        None => {
-            let until = args.window.until.unwrap_or(now);
-            let since = args.window.since.ok_or_else(|| {
-                crate::UsageError(
-                    "give the period to bill: --period YYYY-MM, or --since (and --until)".into(),
-                )
-            })?;
-            (since, until)
-        }
-    };
-    let input = super::anomalies::load(
-        &snapshot,
-        &args.window.station,
-        since - Duration::days(28),
-        since,
-        until,
-        now,
-        None,
-        // Invoices are per id tag, and auth_rejected blocks billing.
-        true,
-        // Of the blocking kinds, only duplicate_transaction looks beyond a
-        // session itself: at sessions of its connector that overlap it.
-        super::anomalies::Before::Overlapping,
-    )?;
-    let stations = snapshot
-        .scan(Table::Stations, &TimeRange::default())?
-        .collect()?;
-    // Looked up for every session of the month: Fx hashing, not SipHash.
-    let sites: FxHashMap<String, String> = {
-        let ids = stations.column(col::STATION_ID)?.str()?.clone();
-        let site = stations.column(col::SITE)?.str()?.clone();
-        ids.iter()
-            .zip(site.iter())
-            .filter_map(|(i, s)| Some((i?.to_string(), s?.to_string())))
-            .collect()
-    };
-    let rules = crate::config::load(global.config.as_deref())?.anomalies;
-    let findings = anomaly::detect(
-        &input,
-        &rules,
-        &BLOCKING_KINDS
-            .iter()
-            .map(|k| k.to_string())
-            .collect::<Vec<_>>(),
-    );
-    let mut blocked: FxHashMap<&str, &anomaly::Finding> = FxHashMap::default();
-    for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {
-        if let Some(uid) = &f.session_uid {
-            blocked.entry(uid.as_str()).or_insert(f);
-        }
-    }
-
-    let in_period = |s: &anomaly::Session, zone: Option<&Tz>| -> bool {
-        match args.period {
-            Some(first) => {
-                let local: NaiveDate = zone.map_or(s.start.date_naive(), |z| {
-                    s.start.with_timezone(z).date_naive()
-                });
-                local.year_month() == (first.year_month())
-            }
-            None => s.start >= since && s.start < until,
-        }
-    };
-    // Each session is sorted into billable or not and priced on every core:
-    // pricing is independent per session and the bulk of the work on a
-    // month of a large fleet. The order of the sessions is kept.
-    // Unbillable sessions are few: boxed, they keep the results small.
-    let sort =
-        |s: &anomaly::Session| -> Option<Result<(SessionInput, usize, Tz), Box<Unbillable>>> {
-            let site = sites.get(&*s.station).map(String::as_str);
-            let tariff_idx = set
-                .tariffs
-                .iter()
-                .position(|t| t.is_scoped() && t.covers(&s.station, site, s.start))
-                .or_else(|| {
-                    set.tariffs
-                        .iter()
-                        .position(|t| !t.is_scoped() && t.covers(&s.station, site, s.start))
-                });
-            let zone = tariff_idx
-                .and_then(|i| set.tariffs[i].timezone)
-                .or_else(|| input.zones.get(&*s.station).copied());
-            if !in_period(s, zone.as_ref()) {
-                return None;
-            }
-            if !args.id_tag.is_empty()
-                && !s
-                    .id_tag
-                    .as_ref()
-                    .is_some_and(|t| args.id_tag.iter().any(|a| **a == **t))
-            {
-                return None;
-            }
-            let reason = if s.stop.is_none() {
-                Some("never stopped".to_string())
-            } else if s.energy_wh.get().is_none() {
-                Some("no energy reading".to_string())
-            } else if tariff_idx.is_none() {
-                // The part before ':' is the reason the summary groups by.
-                Some(format!(
-                    "no tariff covers the station: none in {} matches station {}",
-                    tariff.display(),
-                    s.station
-                ))
-            } else if zone.is_none() {
-                Some(format!("no time zone for the station: station {} has none; give it in station metadata (--stations) or the tariff (timezone = ...)", s.station))
-            } else {
-                blocked
-                    .get(&*s.uid)
-                    .map(|f| format!("anomaly {}: {}", f.kind, f.detail))
-            };
-            if let Some(reason) = reason {
-                return Some(Err(Box::new(Unbillable {
-                    session: s.clone(),
-                    reason,
-                })));
-            }
-            let (Some(i), Some(zone), Some(stop), Some(e)) =
-                (tariff_idx, zone, s.stop, s.energy_wh.get())
-            else {
-                return None;
-            };
-            let curve: Vec<(DateTime<Utc>, f64)> = input
-                .samples
-                .get(&*s.uid)
-                .map(|v| v.iter().filter(|x| x.1).map(|x| (x.0, x.2)).collect())
-                .unwrap_or_default();
-            let customer = s
-                .id_tag
-                .as_ref()
-                .and_then(|t| set.customers.get(&**t))
-                .cloned();
-            let session = SessionInput {
-                uid: s.uid.to_string(),
-                station: s.station.to_string(),
-                connector: s.connector,
-                id_tag: s.id_tag.as_deref().map(str::to_string),
-                customer,
-                start: s.start,
-                stop,
-                charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
-                energy_wh: wh_decimal(e),
-                curve,
-            };
-            Some(Ok((session, i, zone)))
-        };
-    // The sessions are priced in runs of a few thousand, each into a list
-    // sized for the whole run (pages never written are never touched), in
-    // session order: lists grown as bills came were copied and faulted in
-    // again at every doubling, and joined into one they were copied once
-    // more on one core.
+    let window = Window::open(args, tariff, set, global)?;
+    // The sessions are priced on every core (pricing is independent per
+    // session and the bulk of the work on a month of a large fleet), in
+    // runs of a few thousand, each into a list sized for the whole run
+    // (pages never written are never touched), in session order: lists
+    // grown as bills came were copied and faulted in again at every
+    // doubling, and joined into one they were copied once more on one core.
     const RUN: usize = 4096;
-    let parts: Vec<(Vec<T>, Vec<Unbillable>)> = input
+    let parts: Vec<(Vec<T>, Vec<Unbillable>)> = window
+        .input
         .sessions
         .par_chunks(RUN)
         .map(|run| {
             let mut bills = Vec::with_capacity(run.len());
             let mut unbillable = Vec::new();
-            for r in run.iter().filter_map(sort) {
-                match r {
-                    Ok((session, i, zone)) => bills.push(keep(
-                        billing::price_session(session, &set.tariffs[i], zone),
-                        i,
-                    )),
-                    Err(u) => unbillable.push(*u),
+            for s in run {
+                match window.classify(s) {
+                    Some(Ok(billable)) => {
+                        bills.push(keep(window.price(s, billable), billable.0));
+                    }
+                    Some(Err(u)) => unbillable.push(*u),
+                    None => {}
                 }
             }
             (bills, unbillable)
@@ -693,11 +741,10 @@ pub(crate) fn price<T: Send>(
         .collect();
     let (bills, unbillable): (Vec<Vec<T>>, Vec<Vec<Unbillable>>) = parts.into_iter().unzip();
     let unbillable: Vec<Unbillable> = unbillable.into_iter().flatten().collect();
-
     Ok(Priced {
         bills,
         unbillable,
-        now,
+        now: window.now,
     })
 }
 
