@@ -668,7 +668,7 @@ impl<'a> Window<'a> {
                 reason,
             })));
         }
-        Some(tariff_idx.zip(zone).map(Ok)?)
+        tariff_idx.zip(zone).map(Ok)
     }
 
     /// A billable session priced by its tariff in its zone.
