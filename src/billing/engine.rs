@@ -18,7 +18,7 @@ use compact_str::{format_compact, CompactString};
 use rust_decimal::prelude::*;
 use rust_decimal::Decimal;
 
-use super::money::round_money;
+use super::money::{round_money, shift_point};
 use super::tariff::{Component, Dimension, Element, Origin, Restrictions, Tariff};
 use crate::timeutil::{resolve_local, DstPolicy};
 
@@ -241,15 +241,9 @@ fn seconds(a: DateTime<Utc>, b: DateTime<Utc>) -> Decimal {
     }
 }
 
-/// Wh as kWh: the same value dividing by 1000 gives, with the point
-/// moved rather than divided for (a division is a library call, twice a
-/// period of every session). Its scale may be larger than the quotient's;
-/// every output of an energy rounds or normalizes it.
+/// Wh as kWh.
 fn kwh(wh: Decimal) -> Decimal {
-    match wh.scale() {
-        s if s <= Decimal::MAX_SCALE - 3 => Decimal::from_i128_with_scale(wh.mantissa(), s + 3),
-        _ => wh / Decimal::from(1000),
-    }
+    shift_point(wh, 3)
 }
 
 /// `v0 + (v1 - v0) * n / d` rounded to the mWh (half to even, as

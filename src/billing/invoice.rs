@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 use super::engine::{LineKind, SessionBill};
-use super::money::round_money;
+use super::money::{round_money, shift_point};
 
 /// How sessions are grouped into invoices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +243,7 @@ fn invoice<'a, 't: 'a>(mut list: impl Iterator<Item = &'a Charge<'t>>) -> Invoic
         .map(|(rate, base)| VatGroup {
             rate,
             base,
-            vat: round_money(base * percent(rate), minor_units),
+            vat: round_money(base * shift_point(rate, 2), minor_units),
         })
         .collect();
     let net: Decimal = by_kind.iter().sum();
@@ -265,15 +265,6 @@ fn invoice<'a, 't: 'a>(mut list: impl Iterator<Item = &'a Charge<'t>>) -> Invoic
         vat_groups,
         vat,
         gross: net + vat,
-    }
-}
-
-/// `rate` / 100, exactly, by moving the point: the same value as the
-/// division, which was a library call per invoice.
-fn percent(rate: Decimal) -> Decimal {
-    match rate.scale() {
-        s if s <= Decimal::MAX_SCALE - 2 => Decimal::from_i128_with_scale(rate.mantissa(), s + 2),
-        _ => rate / Decimal::ONE_HUNDRED,
     }
 }
 

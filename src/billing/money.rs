@@ -16,6 +16,17 @@ pub fn money_text(v: Decimal, minor_units: u32) -> String {
     out
 }
 
+/// `v` divided by 10^`digits`, by moving its decimal point: the same
+/// value as the division, which is a library call (per period of every
+/// session for kWh, per invoice for VAT rates). The scale may be larger
+/// than the quotient's; every output rounds or normalizes it.
+pub fn shift_point(v: Decimal, digits: u32) -> Decimal {
+    match v.scale() + digits {
+        s if s <= Decimal::MAX_SCALE => Decimal::from_i128_with_scale(v.mantissa(), s),
+        _ => v / Decimal::from(10u64.pow(digits)),
+    }
+}
+
 /// [`money_text`] appended to `out`: columns of hundreds of thousands of
 /// amounts reuse one buffer.
 pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
@@ -114,6 +125,21 @@ pub fn write_decimal(out: &mut String, v: Decimal) {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn a_shifted_point_is_the_division() {
+        for (v, k) in [
+            ("27825.000", 3),
+            ("21", 2),
+            ("-0.5", 3),
+            ("7", 0),
+            ("1.0000000000000000000000000001", 3),
+        ] {
+            let v = Decimal::from_str(v).unwrap();
+            let divided = v / Decimal::from(10u64.pow(k));
+            assert_eq!(shift_point(v, k), divided, "{v} / 10^{k}");
+        }
+    }
 
     #[test]
     fn half_up_not_bankers() {
