@@ -11,6 +11,7 @@
 //! the per-period amounts are summed into invoice lines.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -25,10 +26,13 @@ use crate::timeutil::{resolve_local, DstPolicy};
 /// A session ready to be priced.
 #[derive(Debug, Clone)]
 pub struct SessionInput {
-    pub uid: String,
-    pub station: String,
+    /// Inline up to 24 bytes, as a uid and an id tag are; the station's
+    /// name shared with its other sessions: no allocation per session of
+    /// a large month.
+    pub uid: CompactString,
+    pub station: Arc<str>,
     pub connector: Option<i32>,
-    pub id_tag: Option<String>,
+    pub id_tag: Option<CompactString>,
     pub customer: Option<String>,
     pub start: DateTime<Utc>,
     pub stop: DateTime<Utc>,
@@ -169,10 +173,10 @@ pub struct Line {
 /// A priced session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionBill {
-    pub uid: String,
-    pub station: String,
+    pub uid: CompactString,
+    pub station: Arc<str>,
     pub connector: Option<i32>,
-    pub id_tag: Option<String>,
+    pub id_tag: Option<CompactString>,
     pub customer: Option<String>,
     /// Inline (a tariff id or currency code is short): two allocations
     /// less for each session of a month.

@@ -101,11 +101,11 @@ impl<'t> Charge<'t> {
     pub fn of(mut bill: SessionBill, by: GroupBy, currency: &'t str) -> Charge<'t> {
         let moved = match by {
             GroupBy::IdTag => bill.id_tag.take(),
-            GroupBy::Customer => bill.customer.take(),
-            GroupBy::Station => Some(std::mem::take(&mut bill.station)),
+            GroupBy::Customer => bill.customer.take().map(CompactString::from),
+            GroupBy::Station => Some(CompactString::from(&*bill.station)),
         };
         // No customer: the party is made from the id tag, as `party` does.
-        let party = moved.map_or_else(|| party(&bill, by).into(), CompactString::from);
+        let party = moved.unwrap_or_else(|| party(&bill, by).into());
         Charge::with_party(&bill, party, currency)
     }
 
@@ -373,10 +373,10 @@ percent = 7.5
                 let start = t0 + Duration::minutes(*start);
                 let charging_end = start + Duration::minutes(*charge);
                 let s = SessionInput {
-                    uid: format!("s{i}"),
+                    uid: compact_str::format_compact!("s{i}"),
                     station: "S".into(),
                     connector: Some(1),
-                    id_tag: Some(if *tag { "A1".into() } else { format!("B{}", i % 3) }),
+                    id_tag: Some(if *tag { "A1".into() } else { compact_str::format_compact!("B{}", i % 3) }),
                     customer: None,
                     start,
                     stop: charging_end + Duration::minutes(*idle),

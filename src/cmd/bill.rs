@@ -247,13 +247,13 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     let m = |b: &SessionBill, v: Decimal| Some(money_text(v, b.minor_units));
     cols.push(str_col(
         "session_uid",
-        text(&|b| Some(b.uid.clone()), &|u| {
+        text(&|b| Some(b.uid.to_string()), &|u| {
             Some(u.session.uid.to_string())
         }),
     ));
     cols.push(str_col(
         "station_id",
-        text(&|b| Some(b.station.clone()), &|u| {
+        text(&|b| Some(b.station.to_string()), &|u| {
             Some(u.session.station.to_string())
         }),
     ));
@@ -267,7 +267,7 @@ fn lines_frame(bills: &[SessionBill], unbillable: &[Unbillable]) -> PolarsResult
     ));
     cols.push(str_col(
         "id_tag",
-        text(&|b| b.id_tag.clone(), &|u| {
+        text(&|b| b.id_tag.as_ref().map(|t| t.to_string()), &|u| {
             u.session.id_tag.as_deref().map(str::to_string)
         }),
     ));
@@ -687,10 +687,10 @@ impl<'a> Window<'a> {
             .and_then(|t| self.set.customers.get(&**t))
             .cloned();
         let session = SessionInput {
-            uid: s.uid.to_string(),
-            station: s.station.to_string(),
+            uid: s.uid.as_str().into(),
+            station: s.station.clone(),
             connector: s.connector,
-            id_tag: s.id_tag.as_deref().map(str::to_string),
+            id_tag: s.id_tag.as_deref().map(Into::into),
             customer,
             start: s.start,
             stop,
