@@ -61,9 +61,10 @@ pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
                 None => 10u128.checked_pow(k).and_then(|p| mantissa.checked_mul(p)),
             }
         })
-        .filter(|m| *m < 1u128 << 96);
+        .filter(|m| *m < 1u128 << 96 && minor_units <= 28);
     let Some(m) = scaled else {
-        // Too large to carry that many decimals: Decimal prints it as is.
+        // Too large to carry that many decimals, or more decimals than a
+        // decimal has: Decimal prints it as is.
         let mut r = r;
         r.rescale(minor_units);
         out.push_str(&r.to_string());
@@ -74,12 +75,6 @@ pub fn write_money(out: &mut String, v: Decimal, minor_units: u32) {
     // Display prints, without its general formatting. At most 29 digits
     // (below 2^96), the point, a leading zero's and the sign.
     let scale = minor_units as usize;
-    if scale > 28 {
-        let mut r = r;
-        r.rescale(minor_units);
-        out.push_str(&r.to_string());
-        return;
-    }
     let mut text = [0u8; 40];
     let mut at = text.len();
     let mut written = 0;
