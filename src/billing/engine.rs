@@ -1163,6 +1163,33 @@ price = 0.40
         assert_eq!(bill.net(), d("2.00"));
     }
 
+    #[test]
+    fn a_copied_tariff_plans_from_its_own_fields() {
+        let tariff = parse_toml("t", PEAK).unwrap().tariffs[0].clone();
+        let priced = |t: &Tariff| {
+            let s = session(
+                "2026-10-07T16:30:00Z",
+                "2026-10-07T18:30:00Z",
+                "2026-10-07T18:30:00Z",
+                "10",
+            );
+            price_session(s, t, chrono_tz::UTC).net()
+        };
+        // The original's plan is made and kept...
+        assert_eq!(priced(&tariff), d("3.50"));
+        // ...and a copy whose peak window moves an hour later makes its
+        // own: three quarters of the session is standard, a quarter peak.
+        let mut later = tariff.clone();
+        for e in &mut later.elements {
+            if let Some(start) = e.restrictions.start_time {
+                e.restrictions.start_time = Some(start + Duration::hours(1));
+            }
+        }
+        assert_ne!(later.elements, tariff.elements);
+        assert_eq!(priced(&later), d("2.50"));
+        assert_eq!(priced(&tariff), d("3.50"));
+    }
+
     mod fuzz {
         use super::*;
         use proptest::prelude::*;
