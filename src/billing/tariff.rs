@@ -190,7 +190,8 @@ pub struct Tariff {
     pub idle_cap: Option<Decimal>,
     pub discounts: Vec<Discount>,
     /// What pricing works out once from the fields above (see
-    /// `engine::Plan`), on first use.
+    /// `engine::Plan`), on first use: a tariff changed after it has priced
+    /// a session keeps its plan, so change a copy (which plans afresh).
     pub(crate) plan: super::engine::PlanCell,
 }
 
