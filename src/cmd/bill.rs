@@ -511,9 +511,16 @@ pub(crate) struct Window<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// A session to price: its tariff (index in the set) and the zone its
-/// tariff's times are read in.
-type Billable = (usize, Tz);
+/// What `classify` found a billable session has: its tariff (index in
+/// the set), the zone the tariff's times are read in, and its stop and
+/// energy.
+#[derive(Clone, Copy)]
+struct Billable {
+    tariff: usize,
+    zone: Tz,
+    stop: DateTime<Utc>,
+    energy_wh: f64,
+}
 
 impl<'a> Window<'a> {
     /// Load the window's sessions and find those a blocking anomaly keeps
@@ -668,13 +675,22 @@ impl<'a> Window<'a> {
                 reason,
             })));
         }
-        tariff_idx.zip(zone).map(Ok)
+        let (Some(tariff), Some(zone), Some(stop), Some(energy_wh)) =
+            (tariff_idx, zone, s.stop, s.energy_wh.get())
+        else {
+            return None;
+        };
+        Some(Ok(Billable {
+            tariff,
+            zone,
+            stop,
+            energy_wh,
+        }))
     }
 
     /// A billable session priced by its tariff in its zone.
-    fn price(&self, s: &anomaly::Session, (i, zone): Billable) -> SessionBill {
-        // Billable sessions have stopped and have their energy.
-        let stop = s.stop.unwrap_or(s.start);
+    fn price(&self, s: &anomaly::Session, billable: Billable) -> SessionBill {
+        let stop = billable.stop;
         let curve: Vec<(DateTime<Utc>, f64)> = self
             .input
             .samples
@@ -695,10 +711,10 @@ impl<'a> Window<'a> {
             start: s.start,
             stop,
             charging_end: s.charging_end.map_or(stop, |c| c.clamp(s.start, stop)),
-            energy_wh: wh_decimal(s.energy_wh.get().unwrap_or_default()),
+            energy_wh: wh_decimal(billable.energy_wh),
             curve,
         };
-        billing::price_session(session, &self.set.tariffs[i], zone)
+        billing::price_session(session, &self.set.tariffs[billable.tariff], billable.zone)
     }
 }
 
@@ -730,7 +746,7 @@ pub(crate) fn price<T: Send>(
             for s in run {
                 match window.classify(s) {
                     Some(Ok(billable)) => {
-                        bills.push(keep(window.price(s, billable), billable.0));
+                        bills.push(keep(window.price(s, billable), billable.tariff));
                     }
                     Some(Err(u)) => unbillable.push(*u),
                     None => {}
