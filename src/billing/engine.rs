@@ -482,6 +482,17 @@ impl PartialEq for PlanCell {
     }
 }
 
+impl Plan {
+    /// What element `element`'s price of `dim` excluding VAT is multiplied
+    /// by to include it.
+    fn vat_factor_of(&self, element: usize, dim: Dimension) -> Decimal {
+        self.vat_factors[element]
+            .get(dim)
+            .copied()
+            .unwrap_or(Decimal::ONE)
+    }
+}
+
 impl Tariff {
     fn plan(&self) -> &Plan {
         self.plan.0.get_or_init(|| Plan::of(self))
@@ -821,11 +832,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
             continue;
         }
         *exact_by_dimension.entry(*dim).or_default() += exact;
-        exact_incl += exact
-            * plan.vat_factors[*el]
-                .get(*dim)
-                .copied()
-                .unwrap_or(Decimal::ONE);
+        exact_incl += exact * plan.vat_factor_of(*el, *dim);
         lines.push(Line {
             kind,
             label,
@@ -859,11 +866,7 @@ pub fn price_session(s: SessionInput, t: &Tariff, zone: Tz) -> SessionBill {
     }
     if let Some((el, c)) = flat {
         *exact_by_dimension.entry(Dimension::Flat).or_default() += c.price;
-        exact_incl += c.price
-            * plan.vat_factors[el]
-                .get(Dimension::Flat)
-                .copied()
-                .unwrap_or(Decimal::ONE);
+        exact_incl += c.price * plan.vat_factor_of(el, Dimension::Flat);
         lines.push(Line {
             kind: LineKind::Fee,
             label: t.elements[el].name.as_str().into(),
