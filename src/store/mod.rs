@@ -403,7 +403,7 @@ impl WriteTxn {
             Table::MeterValues | Table::Events => self.stage_memory.min(STAGE_READINGS_MAX),
         };
         for (partition, mut part) in partition_rows(table, rows)? {
-            let size = part.estimated_size();
+            let size = frame_bytes(&part);
             if self.staged_bytes + size <= budget {
                 self.staged_bytes += size;
                 self.staged
@@ -706,12 +706,7 @@ fn merge_partition(
         offered += df.height() as u64;
         frames.push(df);
     }
-    let mut frames = frames.into_iter();
-    let mut rows = frames.next().expect("a partition has rows");
-    for more in frames {
-        rows.vstack_mut(&more)
-            .map_err(pl_err("cannot combine staged rows"))?;
-    }
+    let rows = stack_frames(frames).map_err(pl_err("cannot combine staged rows"))?;
     let context = || format!("cannot merge into {}/{}", table.name(), partition);
     let old = match &existing {
         Some(entry) => Some(
@@ -745,6 +740,68 @@ fn merge_partition(
         after,
         written,
     })
+}
+
+/// `frames` of one schema, one after the other, each frame's chunks kept.
+/// A column that is the same scalar in every frame (absent from every
+/// row, or one source) stays a scalar: polars' `vstack` materializes
+/// scalar columns, a value for every row of every staged chunk.
+pub fn stack_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let height = frames.iter().map(DataFrame::height).sum();
+    let Some(first) = frames.first() else {
+        return Ok(DataFrame::empty());
+    };
+    let shared: Vec<(usize, Column)> = first
+        .columns()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, column)| {
+            let Column::Scalar(value) = column else {
+                return None;
+            };
+            let same = |f: &DataFrame| {
+                matches!(f.columns().get(i), Some(Column::Scalar(other))
+                    if other.name() == value.name() && other.scalar() == value.scalar())
+            };
+            frames[1..].iter().all(same).then(|| {
+                let scalar = value.scalar().clone();
+                (i, Column::new_scalar(value.name().clone(), scalar, height))
+            })
+        })
+        .collect();
+    let mut stacked: Option<DataFrame> = None;
+    for frame in frames {
+        let rows = frame.height();
+        let mut columns = frame.into_columns();
+        // Highest first: the indices of the others stay as they were.
+        for (i, _) in shared.iter().rev() {
+            columns.remove(*i);
+        }
+        let part = DataFrame::new(rows, columns)?;
+        match &mut stacked {
+            None => stacked = Some(part),
+            Some(df) => {
+                df.vstack_mut_owned(part)?;
+            }
+        }
+    }
+    let mut stacked = stacked.unwrap_or_default();
+    for (i, column) in shared {
+        stacked.insert_column(i, column)?;
+    }
+    Ok(stacked)
+}
+
+/// Bytes that the rows of `df` take in memory: a scalar column takes
+/// none (polars' estimate materializes it first).
+fn frame_bytes(df: &DataFrame) -> usize {
+    df.columns()
+        .iter()
+        .map(|c| match c {
+            Column::Series(s) => s.estimated_size(),
+            Column::Scalar(_) => 0,
+        })
+        .sum()
 }
 
 /// A partition file written under its temporary name, not yet synced.
@@ -1044,11 +1101,12 @@ pub fn combine_ocpp_sessions(df: DataFrame) -> PolarsResult<DataFrame> {
     use crate::schema::col as c;
     // Exports (CSV, JSON) have nothing to combine: their rows stay as they
     // are, without a filter copying every column.
-    let any_ocpp = df
-        .column(c::SOURCE)?
-        .str()?
-        .iter()
-        .any(|s| s.is_some_and(|s| s.starts_with("ocpp")));
+    let is_ocpp = |s: Option<&str>| s.is_some_and(|s| s.starts_with("ocpp"));
+    // One source for every row is checked once, not materialized.
+    let any_ocpp = match df.column(c::SOURCE)? {
+        Column::Scalar(source) => is_ocpp(source.scalar().value().extract_str()),
+        source => source.str()?.iter().any(is_ocpp),
+    };
     if !any_ocpp {
         return Ok(df);
     }
@@ -1155,6 +1213,84 @@ mod tests {
 
     /// A written file is synced and renamed into place; when that fails,
     /// its temporary file is removed and the error names the file.
+    #[test]
+    fn stacked_frames_keep_scalars_shared_by_every_frame() {
+        let frame = |rows: usize, tag: Option<&str>, source: &str| {
+            let tag = Column::new_scalar(
+                "tag".into(),
+                Scalar::new(
+                    DataType::String,
+                    tag.map_or(AnyValue::Null, |t| AnyValue::from(t).into_static()),
+                ),
+                rows,
+            );
+            let source = Column::new_scalar(
+                "source".into(),
+                Scalar::new(DataType::String, AnyValue::from(source).into_static()),
+                rows,
+            );
+            let line = Column::new("line".into(), (0..rows as u64).collect::<Vec<_>>());
+            DataFrame::new(rows, vec![tag, line, source]).unwrap()
+        };
+        let stacked = stack_frames(vec![frame(2, None, "csv"), frame(3, None, "json")]).unwrap();
+        assert_eq!(stacked.shape(), (5, 3));
+        let names: Vec<&str> = stacked
+            .columns()
+            .iter()
+            .map(|c| c.name().as_str())
+            .collect();
+        assert_eq!(names, ["tag", "line", "source"]);
+        // The same null in both stays a scalar; two sources are values.
+        assert!(matches!(stacked.column("tag").unwrap(), Column::Scalar(_)));
+        assert_eq!(stacked.column("tag").unwrap().null_count(), 5);
+        let sources: Vec<Option<&str>> = stacked
+            .column("source")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                Some("csv"),
+                Some("csv"),
+                Some("json"),
+                Some("json"),
+                Some("json")
+            ]
+        );
+        let lines: Vec<u64> = stacked
+            .column("line")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(lines, [0, 1, 0, 1, 2]);
+        // A scalar in one frame and values in another are values.
+        let mut values = frame(1, None, "csv");
+        values
+            .replace("tag", Column::new("tag".into(), [Some("T1")]))
+            .unwrap();
+        let stacked = stack_frames(vec![frame(2, None, "csv"), values]).unwrap();
+        let tags: Vec<Option<&str>> = stacked
+            .column("tag")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(tags, [None, None, Some("T1")]);
+        assert!(matches!(
+            stacked.column("source").unwrap(),
+            Column::Scalar(_)
+        ));
+        assert_eq!(stack_frames(Vec::new()).unwrap().shape(), (0, 0));
+        // What staging counts: nothing for a scalar.
+        assert_eq!(frame_bytes(&frame(4, None, "csv")), 4 * 8);
+    }
+
     #[test]
     fn unsynced_files_settle_into_place_or_go() {
         let dir = tempfile::tempdir().expect("temp dir");
