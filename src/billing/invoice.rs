@@ -12,6 +12,7 @@ use smallvec::SmallVec;
 
 use super::engine::{LineKind, SessionBill};
 use super::money::{round_money, shift_point};
+use crate::memory::prefetch;
 
 /// How sessions are grouped into invoices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,22 +190,6 @@ pub fn invoices<'t>(charges: Vec<Vec<Charge<'t>>>) -> Vec<Invoice<'t>> {
             invoice(group.iter().map(at))
         })
         .collect()
-}
-
-/// Ask the processor to bring `value` into its cache (a hint: no effect
-/// on what the program computes).
-#[inline]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let at = std::ptr::from_ref(value).cast::<i8>();
-        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
-            // SAFETY: a prefetch reads nothing the program sees and does
-            // not fault on any address; SSE is part of every x86-64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(offset)) };
-        }
-    }
 }
 
 /// The first 16 bytes of a text as a big-endian integer, zero-padded: it
