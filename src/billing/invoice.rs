@@ -4,6 +4,7 @@
 //! the sum of the lines plus the VAT lines.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use compact_str::CompactString;
 use rayon::prelude::*;
@@ -143,53 +144,180 @@ fn add_at_rate(sums: &mut Rates, rate: Decimal, amount: Decimal) {
 }
 
 /// One invoice per party and currency, in party then currency order, from
-/// charges in parts (any split: each core's, or one list). The charges are
-/// consumed: their memory is given back once they are sorted.
+/// charges in parts (any split: each core's, or one list).
 pub fn invoices<'t>(charges: Vec<Vec<Charge<'t>>>) -> Vec<Invoice<'t>> {
-    // Sorted, then cut into runs: a month of a large fleet has hundreds of
-    // thousands of id tags, mostly with one session each, so a map of
-    // groups would be one allocation per session.
-    fn key<'a>(c: &'a Charge<'_>) -> (&'a str, &'a str) {
-        (c.party.as_str(), c.currency)
+    Invoicing::new(charges).all()
+}
+
+/// Charges sorted into invoices, each invoice summed when asked for: a
+/// month's invoices can be made a block at a time, each block written out
+/// and its memory used again for the next (428k invoices of a 10M-session
+/// fleet's month are 116 MB, fresh pages written once and read twice).
+pub struct Invoicing<'t> {
+    /// The charges in parts, as they were priced on each core: joined
+    /// into one list, they were copied once more on one core.
+    charges: Vec<Vec<Charge<'t>>>,
+    /// Each charge as (the first 16 bytes of its party, part, index), in
+    /// invoice order.
+    order: Vec<(u128, u32, u32)>,
+    /// Where each invoice's charges end in `order`.
+    ends: Vec<usize>,
+}
+
+impl<'t> Invoicing<'t> {
+    pub fn new(charges: Vec<Vec<Charge<'t>>>) -> Invoicing<'t> {
+        // Sorted, then cut into runs: a month of a large fleet has hundreds
+        // of thousands of id tags, mostly with one session each, so a map
+        // of groups would be one allocation per session.
+        fn key<'a>(c: &'a Charge<'_>) -> (&'a str, &'a str) {
+            (c.party.as_str(), c.currency)
+        }
+        let at = |&(_, part, i): &(u128, u32, u32)| &charges[part as usize][i as usize];
+        // Each charge is sorted with the first 16 bytes of its party as an
+        // integer: most comparisons are decided there, without reading two
+        // charges' texts from memory. Sixteen, not eight: RFID uids share
+        // their first bytes (NFC tags of one maker all begin `04`), and an
+        // id tag is at most 20 characters in OCPP 1.6.
+        let mut order: Vec<(u128, u32, u32)> = charges
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(part, list)| {
+                list.iter()
+                    .enumerate()
+                    .map(move |(i, c)| (prefix(&c.party), part as u32, i as u32))
+            })
+            .collect();
+        // Equal keys are one invoice, summed exactly: their order is free.
+        order.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(at(a)).cmp(&key(at(b)))));
+        let mut ends = Vec::new();
+        let mut end = 0;
+        for group in order.chunk_by(|a, b| a.0 == b.0 && key(at(a)) == key(at(b))) {
+            end += group.len();
+            ends.push(end);
+        }
+        Invoicing {
+            charges,
+            order,
+            ends,
+        }
     }
-    // The charges come in parts, as they were priced on each core: joined
-    // into one list, they were copied once more on one core.
-    let at = |&(_, part, i): &(u128, u32, u32)| &charges[part as usize][i as usize];
-    // Each charge is sorted with the first 16 bytes of its party as an
-    // integer: most comparisons are decided there, without reading two
-    // charges' texts from memory. Sixteen, not eight: RFID uids share
-    // their first bytes (NFC tags of one maker all begin `04`), and an id
-    // tag is at most 20 characters in OCPP 1.6.
-    let mut order: Vec<(u128, u32, u32)> = charges
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(part, list)| {
-            list.iter()
-                .enumerate()
-                .map(move |(i, c)| (prefix(&c.party), part as u32, i as u32))
-        })
-        .collect();
-    // Equal keys are one invoice, summed exactly: their order is free.
-    order.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(at(a)).cmp(&key(at(b)))));
-    // Each invoice sums its charges where they lie, read through the
-    // order; the groups are summed on every core.
-    let groups: Vec<&[(u128, u32, u32)]> = order
-        .chunk_by(|a, b| a.0 == b.0 && key(at(a)) == key(at(b)))
-        .collect();
-    // Read in party order, charges are scattered over memory: the charges
-    // of a group a few ahead are fetched while this one is summed, rather
-    // than each waited for in turn (most groups are a single charge).
-    const AHEAD: usize = 8;
-    groups
-        .par_iter()
-        .enumerate()
-        .map(|(k, group)| {
-            if let Some(next) = groups.get(k + AHEAD) {
-                prefetch(at(&next[0]));
-            }
-            invoice(group.iter().map(at))
-        })
-        .collect()
+
+    /// How many invoices there are.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn charge(&self, &(_, part, i): &(u128, u32, u32)) -> &Charge<'t> {
+        &self.charges[part as usize][i as usize]
+    }
+
+    /// The charges of invoice `k`, in `order`.
+    fn group(&self, k: usize) -> &[(u128, u32, u32)] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.order[start..self.ends[k]]
+    }
+
+    /// Invoice `k`, summed from its charges where they lie. Read in party
+    /// order, charges are scattered over memory: the first charge of the
+    /// invoice a few ahead is fetched while this one is summed, rather
+    /// than each waited for in turn (most invoices are a single charge).
+    fn invoice(&self, k: usize) -> Invoice<'t> {
+        const AHEAD: usize = 8;
+        if k + AHEAD < self.len() {
+            prefetch(self.charge(&self.group(k + AHEAD)[0]));
+        }
+        invoice(self.group(k).iter().map(|c| self.charge(c)))
+    }
+
+    /// Invoices `range`, in order.
+    pub fn block(&self, range: std::ops::Range<usize>) -> Vec<Invoice<'t>> {
+        range.map(|k| self.invoice(k)).collect()
+    }
+
+    /// Every invoice, in order, summed on every core.
+    pub fn all(&self) -> Vec<Invoice<'t>> {
+        (0..self.len())
+            .into_par_iter()
+            .map(|k| self.invoice(k))
+            .collect()
+    }
+}
+
+/// What a run's invoices add up to: net, VAT and gross per currency,
+/// kWh, sessions and invoices.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Totals<'t> {
+    pub by_currency: BTreeMap<&'t str, CurrencyTotals>,
+    pub kwh: Decimal,
+    pub sessions: u64,
+    pub invoices: u64,
+}
+
+/// Net, VAT and gross of the invoices in one currency, with its minor
+/// units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurrencyTotals {
+    pub net: Decimal,
+    pub vat: Decimal,
+    pub gross: Decimal,
+    pub minor_units: u32,
+}
+
+impl<'t> Totals<'t> {
+    /// The totals of `invoices`, summed on every core (decimal sums are
+    /// exact, so the same in any order).
+    pub fn of(invoices: &[Invoice<'t>]) -> Totals<'t> {
+        invoices
+            .par_iter()
+            .fold(Totals::default, |mut t, i| {
+                t.add(i);
+                t
+            })
+            .reduce(Totals::default, |mut a, b| {
+                a.merge(b);
+                a
+            })
+    }
+
+    pub fn add(&mut self, i: &Invoice<'t>) {
+        self.add_currency(
+            i.currency,
+            CurrencyTotals {
+                net: i.net,
+                vat: i.vat,
+                gross: i.gross,
+                minor_units: i.minor_units,
+            },
+        );
+        self.kwh += i.kwh;
+        self.sessions += i.sessions;
+        self.invoices += 1;
+    }
+
+    pub fn merge(&mut self, other: Totals<'t>) {
+        for (currency, sums) in other.by_currency {
+            self.add_currency(currency, sums);
+        }
+        self.kwh += other.kwh;
+        self.sessions += other.sessions;
+        self.invoices += other.invoices;
+    }
+
+    fn add_currency(&mut self, currency: &'t str, sums: CurrencyTotals) {
+        let e = self.by_currency.entry(currency).or_insert(CurrencyTotals {
+            net: Decimal::ZERO,
+            vat: Decimal::ZERO,
+            gross: Decimal::ZERO,
+            minor_units: sums.minor_units,
+        });
+        e.net += sums.net;
+        e.vat += sums.vat;
+        e.gross += sums.gross;
+    }
 }
 
 /// The first 16 bytes of a text as a big-endian integer, zero-padded: it
@@ -391,8 +519,28 @@ percent = 7.5
             // invoices as one list.
             let cut = charges.len() / 3;
             let parts = vec![charges[..cut].to_vec(), Vec::new(), charges[cut..].to_vec()];
-            prop_assert_eq!(invoices(parts), invoices(vec![charges.clone()]));
-            for inv in invoices(vec![charges]) {
+            let all = invoices(vec![charges.clone()]);
+            prop_assert_eq!(invoices(parts), all.clone());
+            // Made a block at a time (any cut), the same invoices, and the
+            // blocks' totals are the whole list's.
+            let invoicing = Invoicing::new(vec![charges.clone()]);
+            prop_assert_eq!(invoicing.len(), all.len());
+            let cut = all.len() / 2;
+            let mut blocks = invoicing.block(0..cut);
+            blocks.extend(invoicing.block(cut..all.len()));
+            prop_assert_eq!(&blocks, &all);
+            let mut totals = Totals::default();
+            blocks[..cut].iter().for_each(|i| totals.add(i));
+            let mut rest = Totals::default();
+            blocks[cut..].iter().for_each(|i| rest.add(i));
+            totals.merge(rest);
+            let whole = Totals::of(&all);
+            prop_assert_eq!(&totals, &whole);
+            prop_assert_eq!(whole.invoices as usize, all.len());
+            prop_assert_eq!(whole.sessions as usize, bills.len());
+            let gross: Decimal = all.iter().map(|i| i.gross).sum();
+            prop_assert_eq!(whole.by_currency["EUR"].gross, gross);
+            for inv in all {
                 let lines: Decimal = bills.iter().filter(|b| party(b, GroupBy::IdTag) == inv.party).flat_map(|b| &b.lines).map(|l| l.amount).sum();
                 prop_assert_eq!(inv.net, lines);
                 let vat: Decimal = inv.vat_groups.iter().map(|g| g.vat).sum();

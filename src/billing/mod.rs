@@ -11,5 +11,5 @@ pub mod money;
 pub mod tariff;
 
 pub use engine::{price_session, Line, LineKind, SessionBill, SessionInput, Split};
-pub use invoice::{invoices, Charge, GroupBy, Invoice};
+pub use invoice::{invoices, Charge, GroupBy, Invoice, Invoicing, Totals};
 pub use tariff::{load, Tariff, TariffSet};

@@ -14,11 +14,11 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
-use super::{note, write_output, write_rows};
+use super::{note, write_made_rows, write_output};
 use crate::anomaly::{self, Severity};
 
 use crate::billing::money::{money_text, write_decimal, write_money};
-use crate::billing::{self, Charge, GroupBy, SessionBill, SessionInput};
+use crate::billing::{self, Charge, GroupBy, SessionBill, SessionInput, Totals};
 use crate::cli::{BillArgs, BillBy, GlobalArgs};
 use crate::exit;
 use crate::output::TableStyle;
@@ -81,9 +81,9 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(b, i)| Charge::new(b, by, currency(*i)))
             .collect();
-        let invoices = billing::invoices(vec![charges]);
-        summary(global, &invoices, &unbillable);
+        let invoicing = billing::Invoicing::new(vec![charges]);
         if args.lines {
+            summary(global, &Totals::of(&invoicing.all()), &unbillable);
             let bills: Vec<SessionBill> = bills.into_iter().map(|(b, _)| b).collect();
             let df = lines_frame(
                 &bills,
@@ -95,7 +95,8 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             )?;
             write_output(&df, &args.output, |d| Ok(d.clone()), TableStyle::default())?;
         } else {
-            write_invoices(&invoices, args)?;
+            let totals = write_invoices(&invoicing, args)?;
+            summary(global, &totals, &unbillable);
         }
     } else {
         // Invoices only: each bill is folded into its charge as soon as it
@@ -107,9 +108,8 @@ pub fn run(args: &BillArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         } = price(args, &tariff, &set, global, |bill, i| {
             Charge::of(bill, by, currency(i))
         })?;
-        let invoices = billing::invoices(charges);
-        summary(global, &invoices, &unbillable);
-        write_invoices(&invoices, args)?;
+        let totals = write_invoices(&billing::Invoicing::new(charges), args)?;
+        summary(global, &totals, &unbillable);
     }
     Ok(ExitCode::from(exit::OK))
 }
@@ -125,62 +125,22 @@ impl YearMonth for NaiveDate {
     }
 }
 
-fn summary(global: &GlobalArgs, invoices: &[billing::Invoice<'_>], unbillable: &[Unbillable]) {
-    /// Net, VAT and gross per currency (with its minor units), kWh and
-    /// sessions of some invoices.
-    #[derive(Default)]
-    struct Totals<'a> {
-        by_currency: BTreeMap<&'a str, (Decimal, Decimal, Decimal, u32)>,
-        kwh: Decimal,
-        sessions: u64,
-    }
-    impl<'a> Totals<'a> {
-        fn add(
-            &mut self,
-            currency: &'a str,
-            (net, vat, gross, minor): (Decimal, Decimal, Decimal, u32),
-        ) {
-            let e = self.by_currency.entry(currency).or_insert((
-                Decimal::ZERO,
-                Decimal::ZERO,
-                Decimal::ZERO,
-                minor,
-            ));
-            e.0 += net;
-            e.1 += vat;
-            e.2 += gross;
-        }
-    }
-    // Summed on every core: decimal sums are exact, so the same in any order.
-    let totals = invoices
-        .par_iter()
-        .fold(Totals::default, |mut t, i| {
-            t.add(i.currency, (i.net, i.vat, i.gross, i.minor_units));
-            t.kwh += i.kwh;
-            t.sessions += i.sessions;
-            t
-        })
-        .reduce(Totals::default, |mut a, b| {
-            for (currency, sums) in b.by_currency {
-                a.add(currency, sums);
-            }
-            a.kwh += b.kwh;
-            a.sessions += b.sessions;
-            a
-        });
+/// The run's summary on stderr: what was billed, and what not and why.
+fn summary(global: &GlobalArgs, totals: &Totals<'_>, unbillable: &[Unbillable]) {
     let Totals {
         by_currency,
         kwh,
         sessions,
+        invoices,
     } = totals;
     let money: Vec<String> = by_currency
         .iter()
-        .map(|(c, (n, v, g, m))| {
+        .map(|(c, t)| {
             format!(
                 "net {c} {}, VAT {}, gross {}",
-                money_text(*n, *m),
-                money_text(*v, *m),
-                money_text(*g, *m)
+                money_text(t.net, t.minor_units),
+                money_text(t.vat, t.minor_units),
+                money_text(t.gross, t.minor_units)
             )
         })
         .collect();
@@ -188,7 +148,7 @@ fn summary(global: &GlobalArgs, invoices: &[billing::Invoice<'_>], unbillable: &
         "billed {} sessions ({} kWh) into {} invoices: {}",
         sessions,
         kwh.round_dp(3),
-        invoices.len(),
+        invoices,
         if money.is_empty() {
             "nothing".to_string()
         } else {
@@ -402,8 +362,13 @@ fn wh_decimal(wh: f64) -> Decimal {
     }
 }
 
-/// One row per invoice, written as the output options ask.
-fn write_invoices(invoices: &[billing::Invoice<'_>], args: &BillArgs) -> anyhow::Result<()> {
+/// One row per invoice, written as the output options ask, and what they
+/// add up to. Each block of invoices is summed as it is written (as CSV,
+/// only a few blocks are ever in memory).
+fn write_invoices<'t>(
+    invoicing: &billing::Invoicing<'t>,
+    args: &BillArgs,
+) -> anyhow::Result<Totals<'t>> {
     use crate::output::RowCell::{Count, Text};
     type Inv<'a> = billing::Invoice<'a>;
     let party = match args.by {
@@ -452,7 +417,27 @@ fn write_invoices(invoices: &[billing::Invoice<'_>], args: &BillArgs) -> anyhow:
         ("vat", Text(&vat)),
         ("gross", Text(&gross)),
     ];
-    write_rows(invoices, &columns, &args.output, TableStyle::default())
+    let totals = std::sync::Mutex::new(Totals::default());
+    let made = |range| {
+        let block = invoicing.block(range);
+        let mut sums = Totals::default();
+        block.iter().for_each(|i| sums.add(i));
+        totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .merge(sums);
+        block
+    };
+    write_made_rows(
+        invoicing.len(),
+        &columns,
+        made,
+        &args.output,
+        TableStyle::default(),
+    )?;
+    Ok(totals
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
 /// Unbilled sessions per reason: the part of each reason before ':'.

@@ -48,21 +48,25 @@ pub(crate) fn write_output(
     })
 }
 
-/// Write rows of `T` in `columns` as the output options ask: CSV straight
-/// from the rows, a table or JSON through a frame of them.
-pub(crate) fn write_rows<T: Sync>(
-    rows: &[T],
+/// Write `rows` rows of `T` in `columns` as the output options ask, made
+/// a block at a time by `make` (given their range). As CSV, each block is
+/// written straight from its rows once made: no more than a few blocks of
+/// rows are in memory at once. A table or JSON is laid out from a frame
+/// of all of them.
+pub(crate) fn write_made_rows<T: Send + Sync>(
+    rows: usize,
     columns: &[output::RowColumn<'_, T>],
+    make: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
     args: &OutputArgs,
     mut style: TableStyle,
 ) -> anyhow::Result<()> {
     emit(args, |out, format| {
         if format == output::Format::Csv {
-            return Ok(output::write_rows_csv(out, rows, columns));
+            return Ok(output::write_made_rows_csv(out, rows, columns, make));
         }
         style.max_rows = args.max_rows;
         let df = anyhow::Context::context(
-            output::rows_frame(rows, columns),
+            output::rows_frame(&output::made_rows(rows, make), columns),
             "cannot lay out the output",
         )?;
         Ok(output::write_frame(out, &df, format, &style))

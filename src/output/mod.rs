@@ -160,34 +160,52 @@ pub fn rows_frame<T: Sync>(rows: &[T], columns: &[RowColumn<'_, T>]) -> PolarsRe
     DataFrame::new(rows.len(), frame)
 }
 
-/// Rows as CSV, straight from the rows: the same text as a frame of them
-/// written as CSV, without building the frame.
-pub fn write_rows_csv<T: Sync>(
+/// `rows` rows as CSV, straight from the rows (the same text as a frame
+/// of them written as CSV, without building the frame), each block of
+/// them made by `make` (given the rows' range) only when it is written:
+/// rows computed on the fly are never all in memory at once.
+pub fn write_made_rows_csv<T>(
     out: &mut dyn Write,
-    rows: &[T],
+    rows: usize,
     columns: &[RowColumn<'_, T>],
+    make: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
 ) -> io::Result<()> {
     write_csv_header(out, columns.iter().map(|(name, _)| *name))?;
-    write_csv_blocks(out, rows.len(), |range| {
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(range.len() * 64));
-        let mut text = String::with_capacity(64);
-        for row in &rows[range] {
-            for (_, cell) in columns {
-                text.clear();
-                match cell {
-                    RowCell::Text(write) => write(&mut text, row),
-                    RowCell::Count(count) => {
-                        let _ =
-                            std::fmt::Write::write_fmt(&mut text, format_args!("{}", count(row)));
-                    }
+    write_csv_blocks(out, rows, |range| csv_block(&make(range), columns))
+}
+
+/// `rows` rows made by `make` a block at a time on every core, in order.
+pub fn made_rows<T: Send>(
+    rows: usize,
+    make: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
+) -> Vec<T> {
+    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
+    let blocks: Vec<Vec<T>> = starts
+        .par_iter()
+        .map(|&first| make(first..(first + BLOCK).min(rows)))
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
+/// The CSV text of `rows`, without a header.
+fn csv_block<T>(rows: &[T], columns: &[RowColumn<'_, T>]) -> io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 64));
+    let mut text = String::with_capacity(64);
+    for row in rows {
+        for (_, cell) in columns {
+            text.clear();
+            match cell {
+                RowCell::Text(write) => write(&mut text, row),
+                RowCell::Count(count) => {
+                    let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{}", count(row)));
                 }
-                w.write_field(text.as_bytes()).map_err(csv_io)?;
             }
-            // An empty record ends the row of fields written one at a time.
-            w.write_record(None::<&[u8]>).map_err(csv_io)?;
+            w.write_field(text.as_bytes()).map_err(csv_io)?;
         }
-        w.into_inner().map_err(|e| e.into_error())
-    })
+        // An empty record ends the row of fields written one at a time.
+        w.write_record(None::<&[u8]>).map_err(csv_io)?;
+    }
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 /// One cell's value, borrowed from its column.
@@ -557,8 +575,10 @@ mod tests {
             ("text", RowCell::Text(&|out, r| out.push_str(&r.0))),
             ("n", RowCell::Count(|r| r.1)),
         ];
+        let make = |range: std::ops::Range<usize>| rows[range].to_vec();
+        assert_eq!(made_rows(rows.len(), make), rows);
         let mut direct = Vec::new();
-        write_rows_csv(&mut direct, &rows, &columns).unwrap();
+        write_made_rows_csv(&mut direct, rows.len(), &columns, make).unwrap();
         let frame = rows_frame(&rows, &columns).unwrap();
         assert_eq!(frame.height(), rows.len());
         let mut through = Vec::new();
