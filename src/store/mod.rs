@@ -746,7 +746,7 @@ fn merge_partition(
 /// A column that is the same scalar in every frame (absent from every
 /// row, or one source) stays a scalar: polars' `vstack` materializes
 /// scalar columns, a value for every row of every staged chunk.
-pub fn stack_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+pub(crate) fn stack_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let height = frames.iter().map(DataFrame::height).sum();
     let Some(first) = frames.first() else {
         return Ok(DataFrame::empty());
@@ -1211,8 +1211,6 @@ mod tests {
         assert!(all_distinct(&frame(&[]), &key).unwrap());
     }
 
-    /// A written file is synced and renamed into place; when that fails,
-    /// its temporary file is removed and the error names the file.
     #[test]
     fn stacked_frames_keep_scalars_shared_by_every_frame() {
         let frame = |rows: usize, tag: Option<&str>, source: &str| {
@@ -1291,6 +1289,8 @@ mod tests {
         assert_eq!(frame_bytes(&frame(4, None, "csv")), 4 * 8);
     }
 
+    /// A written file is synced and renamed into place; when that fails,
+    /// its temporary file is removed and the error names the file.
     #[test]
     fn unsynced_files_settle_into_place_or_go() {
         let dir = tempfile::tempdir().expect("temp dir");
