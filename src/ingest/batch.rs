@@ -200,23 +200,21 @@ impl Held for Option<f64> {
     }
 }
 
-impl Held for Option<i64> {
-    fn same(self, other: Self) -> bool {
-        self == other
-    }
-    fn any_value(self) -> AnyValue<'static> {
-        self.into()
-    }
+/// Integers are the same when equal.
+macro_rules! held_integers {
+    ($($t:ty),*) => {$(
+        impl Held for Option<$t> {
+            fn same(self, other: Self) -> bool {
+                self == other
+            }
+            fn any_value(self) -> AnyValue<'static> {
+                self.into()
+            }
+        }
+    )*};
 }
 
-impl Held for Option<i32> {
-    fn same(self, other: Self) -> bool {
-        self == other
-    }
-    fn any_value(self) -> AnyValue<'static> {
-        self.into()
-    }
-}
+held_integers!(i32, i64);
 
 /// A builder of one column of values `V`.
 trait Builder<V>: Sized {
