@@ -19,7 +19,6 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use statrs::statistics::{Data, OrderStatistics};
 
-use crate::intern::Interner;
 use crate::schema::{col as c, f64_values, i64_values};
 use crate::timeutil::format_utc;
 
@@ -1349,18 +1348,14 @@ fn daily(input: &Input, rules: &Rules, wanted: &dyn Fn(&str) -> bool, out: &mut 
 /// Read the inputs from collected frames of the store.
 pub fn sessions_from(df: &DataFrame) -> PolarsResult<Vec<Session>> {
     let mut out = Vec::with_capacity(df.height());
-    append_sessions(df, &mut Interner::default(), &mut out)?;
+    append_sessions(df, &mut out)?;
     Ok(out)
 }
 
 /// Append the sessions of `df` to `out` (callers read the store a
 /// partition at a time, so a frame of the whole window and its sessions are
 /// never in memory together).
-pub fn append_sessions(
-    df: &DataFrame,
-    names: &mut Interner,
-    out: &mut Vec<Session>,
-) -> PolarsResult<()> {
+pub fn append_sessions(df: &DataFrame, out: &mut Vec<Session>) -> PolarsResult<()> {
     // One chunk per column: rows are read by index, and an index into a
     // column of many chunks is a search per value.
     let s = |n: &str| -> PolarsResult<StringChunked> {
@@ -1391,22 +1386,13 @@ pub fn append_sessions(
     );
     let time = |v: Option<i64>| v.and_then(DateTime::from_timestamp_micros);
     // Rows are turned into sessions on every core (a large window is
-    // millions of rows). Each task keeps the texts it has seen in a map of
-    // its own and asks the shared interner only for new ones, so the
-    // tasks rarely wait on each other.
-    let shared = std::sync::Mutex::new(names);
-    fn intern<'a>(
-        shared: &std::sync::Mutex<&mut Interner>,
-        seen: &mut FxHashMap<&'a str, Arc<str>>,
-        text: &'a str,
-    ) -> Arc<str> {
-        let a = seen.entry(text).or_insert_with(|| {
-            // A poisoned lock only means another task panicked, which is
-            // raised anyway: the interner itself is still whole.
-            let mut names = shared.lock().unwrap_or_else(|e| e.into_inner());
-            names.get(text)
-        });
-        a.clone()
+    // millions of rows). Each task makes its own copy of each station id
+    // and auth status it meets: one copy shared by both cores had its
+    // reference count passed between them for nearly every row (a sixth
+    // of this pass at 10M). Tasks of at least 64k rows keep the copies few
+    // (1000 stations: a few MB over a 10M-session store).
+    fn intern<'a>(seen: &mut FxHashMap<&'a str, Arc<str>>, text: &'a str) -> Arc<str> {
+        seen.entry(text).or_insert_with(|| Arc::from(text)).clone()
     }
     // Rows without a uid, station or start are skipped: the others are
     // listed first, so that their sessions are then written in place.
@@ -1416,14 +1402,14 @@ pub fn append_sessions(
             uid.get(i).is_some() && station.get(i).is_some() && time(start.get(i)).is_some()
         })
         .collect();
-    out.par_extend(rows.par_iter().with_min_len(16 * 1024).map_init(
+    out.par_extend(rows.par_iter().with_min_len(64 * 1024).map_init(
         FxHashMap::default,
         |seen, &i| Session {
             uid: uid.get(i).unwrap_or_default().into(),
-            station: intern(&shared, seen, station.get(i).unwrap_or_default()),
+            station: intern(seen, station.get(i).unwrap_or_default()),
             connector: connector.get(i),
             id_tag: tag.get(i).map(PlSmallStr::from),
-            auth_status: auth.get(i).map(|a| intern(&shared, seen, a)),
+            auth_status: auth.get(i).map(|a| intern(seen, a)),
             start: time(start.get(i)).unwrap_or_default(),
             stop: time(stop.get(i)),
             charging_end: time(cend.get(i)),

@@ -170,7 +170,6 @@ pub(crate) fn load(
     // of all are in memory together, never a frame of the whole window.
     let files = snapshot.files(Table::Sessions, &range);
     let mut sessions = Vec::with_capacity(snapshot.rows(Table::Sessions, &range) as usize);
-    let mut names = crate::intern::Interner::default();
     for file in files {
         let mut lf = stations_filter(crate::store::scan_files(Table::Sessions, &[file])?)
             .filter(col(col::START).gt_eq(lit_time(history)))
@@ -211,7 +210,7 @@ pub(crate) fn load(
                 col(col::MAX_POWER_W),
             ])
             .collect()?;
-        anomaly::append_sessions(&df, &mut names, &mut sessions)?;
+        anomaly::append_sessions(&df, &mut sessions)?;
     }
     let events = stations_filter(snapshot.scan(Table::Events, &range)?)
         .filter(col(col::TS).gt_eq(lit_time(history)))
