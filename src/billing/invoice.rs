@@ -178,15 +178,27 @@ impl<'t> Invoicing<'t> {
         // charges' texts from memory. Sixteen, not eight: RFID uids share
         // their first bytes (NFC tags of one maker all begin `04`), and an
         // id tag is at most 20 characters in OCPP 1.6.
-        let mut order: Vec<(u128, u32, u32)> = charges
-            .par_iter()
+        // Written in place, each part's entries into its own slice of a
+        // list sized once: collected from a flat map, the parts' entries
+        // were gathered in lists grown as they came, then joined (19-21
+        // against 7-8 ms for a 10M fleet's month).
+        let mut order = vec![(0u128, 0u32, 0u32); charges.iter().map(Vec::len).sum()];
+        let mut slices = Vec::with_capacity(charges.len());
+        let mut rest = order.as_mut_slice();
+        for list in &charges {
+            let (slice, tail) = rest.split_at_mut(list.len());
+            slices.push(slice);
+            rest = tail;
+        }
+        slices
+            .into_par_iter()
+            .zip(charges.par_iter())
             .enumerate()
-            .flat_map_iter(|(part, list)| {
-                list.iter()
-                    .enumerate()
-                    .map(move |(i, c)| (prefix(&c.party), part as u32, i as u32))
-            })
-            .collect();
+            .for_each(|(part, (slice, list))| {
+                for (i, (entry, c)) in slice.iter_mut().zip(list).enumerate() {
+                    *entry = (prefix(&c.party), part as u32, i as u32);
+                }
+            });
         // Equal keys are one invoice, summed exactly: their order is free.
         order.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(at(a)).cmp(&key(at(b)))));
         let mut ends = Vec::new();
