@@ -179,12 +179,16 @@ pub fn made_rows<T: Send>(
     rows: usize,
     make: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
 ) -> Vec<T> {
-    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
-    let blocks: Vec<Vec<T>> = starts
-        .par_iter()
-        .map(|&first| make(first..(first + BLOCK).min(rows)))
-        .collect();
-    blocks.into_iter().flatten().collect()
+    let made: Vec<Vec<T>> = blocks(rows).into_par_iter().map(&make).collect();
+    made.into_iter().flatten().collect()
+}
+
+/// `rows` rows cut into blocks of `BLOCK` rows (the last one shorter).
+fn blocks(rows: usize) -> Vec<std::ops::Range<usize>> {
+    (0..rows)
+        .step_by(BLOCK)
+        .map(|first| first..(first + BLOCK).min(rows))
+        .collect()
 }
 
 /// The CSV text of `rows`, without a header.
@@ -361,12 +365,9 @@ fn write_csv_blocks(
     rows: usize,
     block: impl Fn(std::ops::Range<usize>) -> io::Result<Vec<u8>> + Sync,
 ) -> io::Result<()> {
-    let starts: Vec<usize> = (0..rows).step_by(BLOCK).collect();
-    for wave in starts.chunks(2 * rayon::current_num_threads().max(1)) {
-        let texts: Vec<io::Result<Vec<u8>>> = wave
-            .par_iter()
-            .map(|&first| block(first..(first + BLOCK).min(rows)))
-            .collect();
+    for wave in blocks(rows).chunks(2 * rayon::current_num_threads().max(1)) {
+        let texts: Vec<io::Result<Vec<u8>>> =
+            wave.par_iter().map(|range| block(range.clone())).collect();
         for text in texts {
             out.write_all(&text?)?;
         }
